@@ -1,0 +1,1 @@
+"""One module per job: wiring only (source -> operators -> sinks), CLI args and config."""

@@ -1,0 +1,1 @@
+"""Tooling around the streamsuite jobs: local service stack, generator, preflight, CLI."""

@@ -1,0 +1,5 @@
+import sys
+
+from streamsuite.cli import main
+
+sys.exit(main())

@@ -1,0 +1,163 @@
+"""The `streamsuite` command: one entry point for set-up, local services and tools."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+from streamsuite.paths import jars_dir, project_root
+
+
+class UserError(Exception):
+    """A problem the user can fix, reported as one sentence and exit code 1."""
+
+
+def _stack(args: argparse.Namespace):
+    from streamsuite.stack import Stack, StackSettings
+
+    settings = StackSettings.from_env(kafka_port=args.kafka_port, redis_port=args.redis_port, s3_port=args.s3_port)
+    return Stack(settings, say=lambda line: print(line, flush=True))
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    stack = _stack(args)
+    if args.action == "up":
+        t0 = time.monotonic()
+        stack.up()
+        print(f"stack is up in {time.monotonic() - t0:.1f} s", flush=True)
+    elif args.action == "down":
+        stack.down()
+    else:
+        states = stack.status()
+        for name, state in states.items():
+            print(f"{name}: {state}")
+        return 0 if all(s.startswith("running") for s in states.values()) else 3
+    return 0
+
+
+def cmd_jars(args: argparse.Namespace) -> int:
+    pom = project_root() / "deploy" / "pom.xml"
+    print(f"resolving the JVM artifacts pinned in {pom} into {jars_dir()} ...", flush=True)
+    command = ["mvn", "-B", "-q", "-f", str(pom), f"-Djars.dir={jars_dir()}", "package"]
+    try:
+        result = subprocess.run(command, timeout=1800)
+    except FileNotFoundError:
+        raise UserError("Maven (mvn) is not installed; install it with `apt-get install maven`") from None
+    if result.returncode != 0:
+        raise UserError(f"Maven could not resolve {pom}; rerun `{' '.join(command)}` without -q to see why")
+    print(f"jars are in {jars_dir()}")
+    return 0
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from streamsuite.preflight import run_checks
+
+    problems = run_checks()
+    for problem in problems:
+        print(f"preflight: {problem}")
+    if not problems:
+        print("preflight: all checks passed")
+    return 1 if problems else 0
+
+
+def cmd_proto(args: argparse.Namespace) -> int:
+    from streamsuite.paths import proto_dir
+    from streamsuite.protogen import generate, stale_files
+
+    if args.action == "gen":
+        for path in generate(proto_dir()):
+            print(path.relative_to(project_root()))
+        return 0
+    stale = stale_files()
+    for name in stale:
+        print(f"stale generated code: proto/{name}; run `streamsuite proto gen` and commit the result")
+    return 1 if stale else 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from google.protobuf.json_format import MessageToDict
+
+    from udfs.codec import DecodeError, decode
+    from udfs.events import EVENT_TYPES, message_class
+
+    data = sys.stdin.buffer.read()
+    try:
+        if args.message_type in EVENT_TYPES:
+            message = EVENT_TYPES[args.message_type].parse(data)
+        else:
+            try:
+                cls = message_class(args.message_type)
+            except KeyError:
+                raise UserError(f"unknown message type {args.message_type!r}; "
+                                f"use one of {', '.join(sorted(_message_names()))}") from None
+            message = decode(data, cls)
+    except DecodeError as exc:
+        raise UserError(f"cannot decode {args.message_type}: {exc}") from None
+    print(json.dumps(MessageToDict(message, preserving_proto_field_name=True), indent=2, sort_keys=True))
+    return 0
+
+
+def _message_names() -> list[str]:
+    from streamsuite_proto.v1 import deadletter_pb2, fraud_pb2, inventory_pb2, maintenance_pb2
+
+    return [n for m in (fraud_pb2, inventory_pb2, maintenance_pb2, deadletter_pb2)
+            for n in m.DESCRIPTOR.message_types_by_name]
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from streamsuite import generator
+
+    return generator.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamsuite", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    stack = sub.add_parser("stack", help="start, stop or inspect the local Kafka, Redis and S3 services")
+    stack.add_argument("action", choices=("up", "down", "status"))
+    stack.add_argument("--kafka-port", type=int, help="Kafka broker port (default 9092, env STREAMSUITE_KAFKA_PORT)")
+    stack.add_argument("--redis-port", type=int, help="Redis port (default 6379, env STREAMSUITE_REDIS_PORT)")
+    stack.add_argument("--s3-port", type=int, help="S3 port (default 8333, env STREAMSUITE_S3_PORT)")
+    stack.set_defaults(func=cmd_stack)
+
+    jars = sub.add_parser("jars", help="resolve the pinned JVM artifacts (deploy/pom.xml) into .jars/")
+    jars.set_defaults(func=cmd_jars)
+
+    preflight = sub.add_parser("preflight", help="check versions, jars, plugin and protobuf runtime")
+    preflight.set_defaults(func=cmd_preflight)
+
+    proto = sub.add_parser("proto", help="generate the Python code for proto/, or check it is current")
+    proto.add_argument("action", choices=("gen", "check"))
+    proto.set_defaults(func=cmd_proto)
+
+    decode = sub.add_parser("decode", help="decode one Protobuf message (raw or Confluent-framed) from stdin to JSON")
+    decode.add_argument("message_type", help="e.g. CardTransaction, InventoryMovement, SensorReading, FraudScore")
+    decode.set_defaults(func=cmd_decode)
+
+    generate = sub.add_parser("generate", help="write a seeded stream of events (with labels) to Kafka or a file")
+    from streamsuite import generator
+
+    generator.add_arguments(generate)
+    generate.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from streamsuite.stack import StackError
+
+    try:
+        return args.func(args)
+    except (UserError, StackError) as exc:
+        print(f"streamsuite: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("streamsuite: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

