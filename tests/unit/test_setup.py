@@ -1,0 +1,54 @@
+"""The pins agree with each other, and the generated code is current for the installed runtime."""
+import re
+from importlib import metadata
+from pathlib import Path
+
+from streamsuite.preflight import check_protobuf, check_versions, java_major
+from streamsuite.protogen import stale_files
+from streamsuite.versions import pinned_versions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def requirement_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==([^\s#]+)", line)
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def test_flink_connector_and_plugin_versions_match():
+    pins = pinned_versions()
+    reqs = requirement_pins()
+    assert reqs["apache-flink"] == pins.flink
+    assert reqs["apache-flink-libraries"] == pins.flink
+    assert pins.connector_flink_minor == ".".join(pins.flink.split(".")[:2])
+    assert pins.s3_plugin_jar.name == f"flink-s3-fs-hadoop-{pins.flink}.jar"
+    assert pins.kafka_broker.startswith("4.")
+    assert check_versions(pins) == []
+
+
+def test_installed_packages_are_the_pinned_ones():
+    for name, version in requirement_pins().items():
+        assert metadata.version(name) == version, f"{name} {metadata.version(name)} installed, {version} pinned"
+
+
+def test_setup_cfg_agrees_with_requirements():
+    reqs = requirement_pins()
+    setup = (ROOT / "setup.cfg").read_text()
+    for name in ("apache-flink", "redis", "confluent-kafka"):
+        assert re.search(rf"^\s+{name}(\[[^]]*\])?=={re.escape(reqs[name])}\s*$", setup, re.M), name
+
+
+def test_generated_protobuf_code_is_current_and_fast():
+    assert stale_files() == []
+    assert check_protobuf() == []
+
+
+def test_java_version_parsing():
+    assert java_major('openjdk version "17.0.15" 2025-04-15') == 17
+    assert java_major('java version "1.8.0_402"') == 8
+    assert java_major('openjdk version "21" 2023-09-19') == 21
+    assert java_major("garbage") is None
