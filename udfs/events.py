@@ -84,6 +84,8 @@ class EventType(Generic[M]):
     name: str
     message_class: type[M]
     validate: Callable[[M], None]
+    # The key the job partitions its state by.
+    key: Callable[[M], str]
 
     def parse(self, data: bytes) -> M:
         """Decode and validate; raises DecodeError (or its InvalidEvent) with a reason."""
@@ -95,9 +97,12 @@ class EventType(Generic[M]):
 EVENT_TYPES: dict[str, EventType] = {
     t.name: t
     for t in (
-        EventType("CardTransaction", fraud_pb2.CardTransaction, validate_card_transaction),
-        EventType("InventoryMovement", inventory_pb2.InventoryMovement, validate_inventory_movement),
-        EventType("SensorReading", maintenance_pb2.SensorReading, validate_sensor_reading),
+        EventType("CardTransaction", fraud_pb2.CardTransaction, validate_card_transaction,
+                  lambda tx: tx.card_id),
+        EventType("InventoryMovement", inventory_pb2.InventoryMovement, validate_inventory_movement,
+                  lambda mv: f"{mv.store_id}|{mv.sku}"),
+        EventType("SensorReading", maintenance_pb2.SensorReading, validate_sensor_reading,
+                  lambda reading: reading.machine_id),
     )
 }
 

@@ -100,14 +100,14 @@ class CardProfile:
     merchants: list = field(default_factory=list)
     countries: list = field(default_factory=list)
 
-    def to_bytes(self) -> bytes:
+    def to_json(self) -> str:
         """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
         return json.dumps([1, self.seen, self.max_time_ms, self.log_mean, self.log_m2,
                            self.last_time_ms, self.last_lat, self.last_lon, self.last_country,
-                           self.recent, self.merchants, self.countries], separators=(",", ":")).encode()
+                           self.recent, self.merchants, self.countries], separators=(",", ":"))
 
     @classmethod
-    def from_bytes(cls, data: bytes | None) -> "CardProfile":
+    def from_json(cls, data: str | None) -> "CardProfile":
         if not data:
             return cls()
         v = json.loads(data)
@@ -249,7 +249,7 @@ def card_hot_record(scored: ScoredTransaction, prefix: str, now_ms: int) -> "Hot
     return HotRecord(f"{prefix}:card:{tx.card_id}", scored.version, {
         "score": scored.score, "reasons": ",".join(scored.reasons), "transaction_id": tx.transaction_id,
         "sequence": tx.sequence, "event_time_ms": tx.event_time_ms, "updated_at_ms": now_ms,
-    })
+    }, event_time_ms=tx.event_time_ms)
 
 
 def alert_hot_record(scored: ScoredTransaction, prefix: str) -> "HotRecord":
@@ -260,4 +260,5 @@ def alert_hot_record(scored: ScoredTransaction, prefix: str) -> "HotRecord":
     return HotRecord(f"{prefix}:alert:{scored.alert_id}", 1, {
         "alert_id": scored.alert_id, "card_id": tx.card_id, "transaction_id": tx.transaction_id,
         "score": scored.score, "reasons": ",".join(scored.reasons), "event_time_ms": tx.event_time_ms,
-    }, index_key=f"{prefix}:alerts", index_score=tx.event_time_ms, index_member=scored.alert_id)
+    }, index_key=f"{prefix}:alerts", index_score=tx.event_time_ms, index_member=scored.alert_id,
+        event_time_ms=tx.event_time_ms)

@@ -41,6 +41,8 @@ class HotRecord:
     index_key: str | None = None
     index_score: float = 0.0
     index_member: str = ""
+    # The event this result comes from; not written, used to measure event-to-hot latency.
+    event_time_ms: int = 0
 
     def script_args(self) -> tuple[list[str], list[object]]:
         keys = [self.key] + ([self.index_key] if self.index_key else [])
@@ -55,6 +57,7 @@ class FlushResult:
     written: int
     skipped: int
     seconds: float
+    event_times_ms: list = field(default_factory=list)
 
 
 @dataclass
@@ -106,7 +109,8 @@ class RedisVersionedWriter:
                     raise
                 time.sleep(min(0.1 * 2**attempt, 2.0))
         written = sum(1 for r in results if r == 1)
-        return FlushResult(written, len(records) - written, time.perf_counter() - t0)
+        return FlushResult(written, len(records) - written, time.perf_counter() - t0,
+                           [r.event_time_ms for r in records])
 
     def _apply(self, records: Sequence[HotRecord]) -> list:
         pipe = self._client.pipeline(transaction=False)

@@ -87,9 +87,9 @@ def test_profile_round_trips_exactly_and_stays_small():
     txs = [tx(i, T0 + i * 40_000, amount=1000 + 37 * i, merchant=f"m-{i}", country=("DE", "FR", "NL")[i % 3])
            for i in range(1, 200)]
     _, profile = run(scorer, txs)
-    assert CardProfile.from_bytes(profile.to_bytes()) == profile
-    assert len(profile.to_bytes()) < 1024
-    assert CardProfile.from_bytes(None) == CardProfile()
+    assert CardProfile.from_json(profile.to_json()) == profile
+    assert len(profile.to_json()) < 1024
+    assert CardProfile.from_json(None) == CardProfile()
 
 
 def test_scores_are_deterministic_and_in_range():

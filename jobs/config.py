@@ -1,0 +1,254 @@
+"""One typed config per job, layered: defaults -> TOML file -> environment -> command line.
+
+Every key has a dotted name (`kafka.bootstrap_servers`, `checkpoint.interval_ms`,
+`model.weights.velocity_1m`). The same name works in the file (as TOML tables), in the
+environment (`STREAMSUITE_KAFKA__BOOTSTRAP_SERVERS`, double underscore between parts)
+and on the command line (`--set kafka.bootstrap_servers=host:9092`). Values are checked
+when the job starts; a wrong one stops it with a sentence naming the key and its source.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from jobs.topology import COLD_BUCKET, JOBS
+from streamsuite.paths import run_dir
+
+ENV_PREFIX = "STREAMSUITE_"
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the key and where it came from."""
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    input_topic: str = ""
+    dead_letter_topic: str = ""
+    group_id: str = ""
+    # earliest | latest | committed (committed offsets, else earliest)
+    starting_offsets: str = "committed"
+    # Stop at the offsets that are latest when the job starts (tests, backfills).
+    bounded: bool = False
+    max_out_of_orderness_ms: int = 5_000
+    idleness_ms: int = 30_000
+    # Must stay under the broker's transaction.max.timeout.ms (15 min by default).
+    transaction_timeout_ms: int = 600_000
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = ""
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = ""
+    max_batch: int = 64
+    max_delay_ms: float = 5.0
+
+
+@dataclass(frozen=True)
+class S3Config:
+    endpoint: str = "http://127.0.0.1:8333"
+    bucket: str = COLD_BUCKET
+    prefix: str = ""
+    access_key: str = "streamsuite"
+    secret_key: str = "streamsuite-secret"
+    path_style_access: bool = True
+    # Empty turns the cold sink off (e.g. a Redis-only benchmark arm).
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    interval_ms: int = 2_000
+    timeout_ms: int = 120_000
+    min_pause_ms: int = 500
+    # hashmap (heap, fastest) | rocksdb (large state, incremental)
+    state_backend: str = "hashmap"
+    # Where checkpoints go; empty means file://.run/checkpoints/<job>.
+    directory: str = ""
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    parallelism: int = 1
+    restart_attempts: int = 3
+    restart_delay_ms: int = 2_000
+    # thread (in-JVM Python, fastest) | process (a Python worker process beside the JVM)
+    python_mode: str = "thread"
+    job_name: str = ""
+
+
+_CHOICES = {
+    "kafka.starting_offsets": ("earliest", "latest", "committed"),
+    "kafka.security_protocol": ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+    "checkpoint.state_backend": ("hashmap", "rocksdb"),
+    "runtime.python_mode": ("thread", "process"),
+}
+_POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism", "redis.max_batch")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """The settings every job has, plus `model`: the job's own domain settings."""
+
+    job: str
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    s3: S3Config = field(default_factory=S3Config)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    model: Any = None
+
+    @property
+    def checkpoint_directory(self) -> str:
+        return self.checkpoint.directory or (run_dir() / "checkpoints" / self.job).as_uri()
+
+    @property
+    def cold_base_uri(self) -> str:
+        prefix = (self.s3.prefix or self.job).strip("/")
+        return f"s3a://{self.s3.bucket}/{prefix}"
+
+
+def defaults(job: str, model: Any) -> JobConfig:
+    """The defaults of a job: topics and prefixes from the shared topology."""
+    topo = JOBS[job]
+    return JobConfig(
+        job=job,
+        kafka=KafkaConfig(input_topic=topo.input_topic, dead_letter_topic=topo.dead_letter_topic,
+                          group_id=f"streamsuite-{job}"),
+        redis=RedisConfig(key_prefix=job),
+        runtime=RuntimeConfig(job_name=f"streamsuite-{job}"),
+        model=model,
+    )
+
+
+def _coerce(value: Any, kind: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is typing.Union:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        origin = typing.get_origin(kind)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind is float:
+            return float(value)
+        if kind is str:
+            return str(value)
+        if kind in (frozenset, set) or origin in (frozenset, set):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return frozenset(str(i).strip() for i in items if str(i).strip())
+    except (TypeError, ValueError):
+        name = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"config key {key} = {value!r} (from {source}) is not a valid {name}") from None
+    return value
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _set(obj: Any, parts: list[str], value: Any, key: str, source: str) -> Any:
+    """A copy of `obj` with the dotted path set; unknown names raise ConfigError."""
+    name, rest = parts[0], parts[1:]
+    if isinstance(obj, Mapping):
+        if name not in obj and not rest:
+            raise ConfigError(f"unknown config key {key} (from {source}); known in this section: "
+                              f"{', '.join(sorted(obj))}")
+        current = obj.get(name)
+        new_value = _set(current, rest, value, key, source) if rest else _coerce(value, type(current), key, source)
+        return {**obj, name: new_value}
+    if not dataclasses.is_dataclass(obj):
+        raise ConfigError(f"unknown config key {key} (from {source})")
+    hints = _hints(type(obj))
+    known = [f.name for f in dataclasses.fields(obj) if f.name != "job"]
+    if name not in known:
+        raise ConfigError(f"unknown config key {key} (from {source}); known here: {', '.join(known)}")
+    current = getattr(obj, name)
+    if rest:
+        new_value = _set(current, rest, value, key, source)
+    elif isinstance(value, Mapping):
+        new_value = current
+        for sub, sub_value in value.items():
+            new_value = _set(new_value, [sub], sub_value, f"{key}.{sub}", source)
+    else:
+        new_value = _coerce(value, hints[name], key, source)
+    try:
+        return dataclasses.replace(obj, **{name: new_value})
+    except ValueError as exc:
+        raise ConfigError(f"config key {key} (from {source}): {exc}") from None
+
+
+def load(base: JobConfig, file: str | Path | None = None, env: Mapping[str, str] | None = None,
+         overrides: list[str] | tuple[str, ...] = ()) -> JobConfig:
+    """Apply file, environment and `key=value` overrides to `base`, in that order, then validate."""
+    config = base
+    if file:
+        path = Path(file)
+        try:
+            table = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        for key, value in table.items():
+            config = _set(config, [key], value, key, f"file {path}")
+    env = os.environ if env is None else env
+    for name, value in sorted(env.items()):
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            key = name[len(ENV_PREFIX):].lower().replace("__", ".")
+            config = _set(config, key.split("."), value, key, f"environment {name}")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} is not of the form key=value (e.g. kafka.bootstrap_servers=host:9092)")
+        key = key.strip()
+        config = _set(config, key.split("."), value, key, "--set")
+    validate(config)
+    return config
+
+
+def validate(config: JobConfig) -> None:
+    for key, allowed in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value not in allowed:
+            raise ConfigError(f"config key {key} = {value!r} is not one of {', '.join(allowed)}")
+    for key in _POSITIVE:
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value <= 0:
+            raise ConfigError(f"config key {key} = {value} must be positive")
+    for key in ("kafka.input_topic", "kafka.dead_letter_topic", "kafka.bootstrap_servers", "redis.url"):
+        section, name = key.split(".")
+        if not getattr(getattr(config, section), name):
+            raise ConfigError(f"config key {key} is empty; set it in the config file, the environment or --set")
+    if not config.redis.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"config key redis.url = {config.redis.url!r} must start with redis://, rediss:// or unix://")
+    if config.s3.enabled and not config.s3.bucket:
+        raise ConfigError("config key s3.bucket is empty; set a bucket or s3.enabled=false")
+    model_check = getattr(config.model, "__post_init__", None)
+    if model_check:
+        try:
+            model_check()
+        except ValueError as exc:
+            raise ConfigError(f"model config: {exc}") from None

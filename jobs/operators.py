@@ -1,0 +1,105 @@
+"""Flink operators shared by the jobs: thin adapters around the `udfs` cores."""
+from __future__ import annotations
+
+import time
+
+from pyflink.common.watermark_strategy import TimestampAssigner
+from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext
+
+from udfs.codec import DecodeError
+from udfs.events import EVENT_TYPES
+from udfs.redis_writer import HotRecord, RedisVersionedWriter
+
+
+def dead_letter_bytes(payload: bytes, reason: str, source_topic: str, job: str, event_time_ms: int = 0) -> bytes:
+    from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
+
+    return DeadLetter(payload=bytes(payload), reason=reason, source_topic=source_topic, job=job,
+                      event_time_ms=event_time_ms).SerializeToString()
+
+
+class DecodeEvents(ProcessFunction):
+    """Bytes -> (key, event_time_ms, payload), or a DeadLetter on the side output. Never raises."""
+
+    def __init__(self, event_type: str, source_topic: str, job: str, dead_letter_tag):
+        self.event_type_name = event_type
+        self.source_topic = source_topic
+        self.job = job
+        self.dead_letter_tag = dead_letter_tag
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.event_type = EVENT_TYPES[self.event_type_name]
+        metrics = runtime_context.get_metrics_group().add_group("streamsuite")
+        self.events_in = metrics.counter("events_in")
+        self.decoded = metrics.counter("events_decoded")
+        self.dead_lettered = metrics.counter("events_dead_lettered")
+
+    def process_element(self, value, ctx):
+        self.events_in.inc()
+        try:
+            event = self.event_type.parse(value)
+        except DecodeError as exc:
+            self.dead_lettered.inc()
+            yield self.dead_letter_tag, dead_letter_bytes(value, str(exc), self.source_topic, self.job)
+            return
+        self.decoded.inc()
+        yield self.event_type.key(event), event.event_time_ms, value
+
+
+class EventTime(TimestampAssigner):
+    """Event time is the event's own `event_time_ms`, carried as field 1 of decoded tuples."""
+
+    def extract_timestamp(self, value, record_timestamp) -> int:
+        return value[1]
+
+
+class HotResultFunction(KeyedProcessFunction):
+    """Base of the keyed operators that write hot results to Redis.
+
+    Owns the batched version-fenced writer and flushes it when a batch is full, when a
+    processing-time timer fires `max_delay_ms` after a batch started, and on close, and
+    reports Redis write latency and event-to-hot-result latency.
+    """
+
+    def __init__(self, redis_url: str, max_batch: int, max_delay_ms: float):
+        self.redis_url = redis_url
+        self.max_batch = max_batch
+        self.max_delay_ms = max_delay_ms
+        self.writer = None
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.writer = RedisVersionedWriter(self.redis_url, self.max_batch, self.max_delay_ms)
+        self.metrics = runtime_context.get_metrics_group().add_group("streamsuite")
+        self.hot_written = self.metrics.counter("hot_records_written")
+        self.hot_skipped = self.metrics.counter("hot_records_skipped")
+        self.redis_latency = self.metrics.distribution("redis_write_ms")
+        self.event_to_hot = self.metrics.distribution("event_to_hot_ms")
+
+    def hot(self, record: HotRecord, ctx) -> None:
+        first = len(self.writer) == 0
+        self.writer.add(record)
+        if self.writer.due():
+            self.flush()
+        elif first:
+            timers = ctx.timer_service()
+            timers.register_processing_time_timer(timers.current_processing_time() + int(self.max_delay_ms) + 1)
+
+    def flush(self) -> None:
+        result = self.writer.flush()
+        if not result.event_times_ms:
+            return
+        self.hot_written.inc(result.written)
+        self.hot_skipped.inc(result.skipped)
+        self.redis_latency.update(int(result.seconds * 1000))
+        now = int(time.time() * 1000)
+        for event_time in result.event_times_ms:
+            self.event_to_hot.update(max(0, now - event_time))
+
+    def on_timer(self, timestamp: int, ctx):
+        self.flush()
+        return iter(())
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.flush()
+            self.writer.close()

@@ -1,0 +1,373 @@
+"""The Flink side every job shares: environment, Kafka source, decoding with dead letters,
+the dead-letter sink, the cold (S3 Parquet) sink and metrics.
+
+A job module only says what is specific to it: its event type, its keyed operator and
+the rows it writes. Everything here is thin adaptation of `udfs` code to Flink.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from jobs.config import JobConfig
+from streamsuite.paths import run_dir
+from streamsuite.versions import pinned_versions, plugins_dir
+
+DEAD_LETTER_TAG_NAME = "dead-letters"
+
+
+class SetupError(RuntimeError):
+    """The job cannot start (missing jar, bad environment); the message says how to fix it."""
+
+
+def prepare_process_environment(job: str) -> None:
+    """Before the JVM gateway starts: the S3 plugin folder, our log folder, the venv's bin on PATH.
+
+    Thread mode embeds this interpreter in the JVM, which finds `pemja` and
+    `find_libpython` only when the venv's bin comes first on PATH.
+    """
+    log_dir = run_dir() / "logs" / job
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
+    venv_bin = str(Path(sys.executable).parent)
+    if not os.environ.get("PATH", "").startswith(venv_bin + os.pathsep):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+    if "FLINK_PLUGINS_DIR" not in os.environ and plugins_dir().exists():
+        os.environ["FLINK_PLUGINS_DIR"] = str(plugins_dir())
+
+
+def connector_jars() -> list[Path]:
+    pins = pinned_versions()
+    jars = [pins.connector_jar] + sorted(p for p in pins.connector_jar.parent.glob("*.jar") if p != pins.connector_jar)
+    missing = [j for j in jars if not j.exists()]
+    if missing:
+        raise SetupError(f"{missing[0]} is missing; run `streamsuite jars` (or `make setup`) first")
+    return jars
+
+
+def flink_configuration(config: JobConfig, jars: Sequence[Path]):
+    """Checkpointing, state, restarts, Python and S3 settings for the job, from one typed config."""
+    from pyflink.common import Configuration
+
+    c = config.checkpoint
+    r = config.runtime
+    conf = Configuration()
+    settings = {
+        "pipeline.name": r.job_name,
+        "pipeline.jars": ";".join(j.as_uri() for j in jars),
+        "parallelism.default": str(r.parallelism),
+        "execution.checkpointing.interval": f"{c.interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.timeout": f"{c.timeout_ms} ms",
+        "execution.checkpointing.min-pause": f"{c.min_pause_ms} ms",
+        "execution.checkpointing.dir": config.checkpoint_directory,
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "state.backend.type": c.state_backend,
+        "state.backend.incremental": str(c.state_backend == "rocksdb").lower(),
+        "restart-strategy.type": "fixed-delay",
+        "restart-strategy.fixed-delay.attempts": str(r.restart_attempts),
+        "restart-strategy.fixed-delay.delay": f"{r.restart_delay_ms} ms",
+        "python.execution-mode": r.python_mode,
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        # Small bundles: results leave the Python operator within milliseconds, not seconds.
+        "python.fn-execution.bundle.size": "500",
+        "python.fn-execution.bundle.time": "5",
+        "s3.endpoint": config.s3.endpoint,
+        "s3.path.style.access": str(config.s3.path_style_access).lower(),
+        "s3.access-key": config.s3.access_key,
+        "s3.secret-key": config.s3.secret_key,
+    }
+    for key, value in settings.items():
+        conf.set_string(key, value)
+    return conf
+
+
+def execution_environment(config: JobConfig):
+    prepare_process_environment(config.job)
+    from pyflink.datastream import StreamExecutionEnvironment
+
+    return StreamExecutionEnvironment.get_execution_environment(flink_configuration(config, connector_jars()))
+
+
+def _kafka_security(builder, config: JobConfig):
+    k = config.kafka
+    builder = builder.set_property("security.protocol", k.security_protocol)
+    if k.sasl_mechanism:
+        module = ("org.apache.kafka.common.security.scram.ScramLoginModule" if k.sasl_mechanism.startswith("SCRAM")
+                  else "org.apache.kafka.common.security.plain.PlainLoginModule")
+        builder = builder.set_property("sasl.mechanism", k.sasl_mechanism).set_property(
+            "sasl.jaas.config", f'{module} required username="{k.sasl_username}" password="{k.sasl_password}";')
+    return builder
+
+
+def kafka_bytes(env, config: JobConfig):
+    """Raw record values from the input topic; offsets live in checkpoints."""
+    from pyflink.common import WatermarkStrategy
+    from pyflink.common.serialization import ByteArraySchema
+    from pyflink.datastream.connectors.kafka import KafkaOffsetResetStrategy, KafkaOffsetsInitializer, KafkaSource
+
+    k = config.kafka
+    starting = {
+        "earliest": KafkaOffsetsInitializer.earliest,
+        "latest": KafkaOffsetsInitializer.latest,
+        "committed": lambda: KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST),
+    }[k.starting_offsets]()
+    builder = (KafkaSource.builder()
+               .set_bootstrap_servers(k.bootstrap_servers)
+               .set_topics(k.input_topic)
+               .set_group_id(k.group_id)
+               .set_starting_offsets(starting)
+               .set_value_only_deserializer(ByteArraySchema())
+               .set_property("isolation.level", "read_committed")
+               .set_property("partition.discovery.interval.ms", "0" if k.bounded else "60000"))
+    if k.bounded:
+        builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
+    source = _kafka_security(builder, config).build()
+    return env.from_source(source, WatermarkStrategy.no_watermarks(), f"kafka:{k.input_topic}").uid(
+        f"{config.job}-kafka-source")
+
+
+@dataclass(frozen=True)
+class DecodedStreams:
+    events: object
+    dead_letters: object
+
+
+def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
+    """Decode + validate in one Python step; failures become DeadLetter records on a side output.
+
+    Valid events continue as (key, event_time_ms, payload) with event-time timestamps and
+    watermarks (bounded out-of-orderness, idleness) assigned.
+    """
+    from pyflink.common import Duration, Types, WatermarkStrategy
+    from pyflink.datastream import OutputTag
+
+    from jobs.operators import DecodeEvents, EventTime
+
+    tag = OutputTag(DEAD_LETTER_TAG_NAME, Types.PRIMITIVE_ARRAY(Types.BYTE()))
+    event_row = Types.TUPLE([Types.STRING(), Types.LONG(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
+    events = stream.process(
+        DecodeEvents(event_type, config.kafka.input_topic, config.job, tag), output_type=event_row
+    ).name("decode+validate").uid(f"{config.job}-decode")
+
+    strategy = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(config.kafka.max_out_of_orderness_ms))
+                .with_idleness(Duration.of_millis(config.kafka.idleness_ms))
+                .with_timestamp_assigner(EventTime()))
+    timed = events.assign_timestamps_and_watermarks(strategy).name("event-time").uid(f"{config.job}-event-time")
+    return DecodedStreams(timed, events.get_side_output(tag))
+
+
+def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:
+    """Exactly-once Kafka sink of raw values (a transaction per checkpoint)."""
+    from pyflink.common.serialization import ByteArraySchema
+    from pyflink.datastream.connectors.base import DeliveryGuarantee
+    from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+
+    k = config.kafka
+    serializer = (KafkaRecordSerializationSchema.builder().set_topic(topic)
+                  .set_value_serialization_schema(ByteArraySchema()).build())
+    builder = (KafkaSink.builder().set_bootstrap_servers(k.bootstrap_servers)
+               .set_record_serializer(serializer)
+               .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+               .set_transactional_id_prefix(f"{config.runtime.job_name}-{name}")
+               .set_property("transaction.timeout.ms", str(k.transaction_timeout_ms)))
+    stream.sink_to(_kafka_security(builder, config).build()).name(f"kafka:{topic}").uid(f"{config.job}-{name}-sink")
+
+
+def dead_letter_sink(decoded: DecodedStreams, config: JobConfig) -> None:
+    kafka_bytes_sink(decoded.dead_letters, config, config.kafka.dead_letter_topic, "dead-letters")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def event_date(event_time_ms: int) -> str:
+    """The UTC date of an event: the `dt=` partition of its cold rows."""
+    return time.strftime("%Y-%m-%d", time.gmtime(event_time_ms // 1000))
+
+
+_FLINK_TYPES = {"STRING": "STRING", "BIGINT": "LONG", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "INT": "INT"}
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns of a cold table, usable as a DataStream row type and as SQL DDL."""
+
+    items: tuple
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.items]
+
+    def row_type(self):
+        from pyflink.common import Types
+
+        return Types.ROW_NAMED(self.names, [getattr(Types, _FLINK_TYPES[t])() for _, t in self.items])
+
+    def ddl(self) -> str:
+        return ", ".join(f"`{name}` {sql}" for name, sql in self.items)
+
+
+def columns(*items: tuple[str, str]) -> Columns:
+    unknown = [t for _, t in items if t not in _FLINK_TYPES]
+    if unknown:
+        raise ValueError(f"unsupported column type(s) {unknown}")
+    return Columns(tuple(items))
+
+
+class ColdSink:
+    """Cold rows as Parquet on S3 (`s3a://`), partitioned by event date, committed on checkpoint.
+
+    Uses Flink's filesystem table connector: unlike the DataStream FileSink in Python it can
+    partition by a column (`dt`), and its part files become visible only when the
+    checkpoint that covers them completes.
+    """
+
+    def __init__(self, env, config: JobConfig):
+        self.config = config
+        self.enabled = config.s3.enabled
+        self.statements = None
+        if self.enabled:
+            from pyflink.table import StreamTableEnvironment
+
+            self.t_env = StreamTableEnvironment.create(env)
+            self.statements = self.t_env.create_statement_set()
+
+    def uri(self, table: str) -> str:
+        return f"{self.config.cold_base_uri}/{table}"
+
+    def add(self, table: str, stream, cols: Columns) -> None:
+        if not self.enabled:
+            return
+        name = f"{self.config.job}_{table}"
+        self.t_env.execute_sql(f"""
+            CREATE TEMPORARY TABLE `{name}` ({cols.ddl()}) PARTITIONED BY (`dt`) WITH (
+              'connector' = 'filesystem',
+              'path' = '{self.uri(table)}',
+              'format' = 'parquet',
+              'parquet.compression' = 'SNAPPY',
+              'sink.rolling-policy.file-size' = '128MB',
+              'sink.partition-commit.policy.kind' = 'success-file'
+            )""")
+        self.statements.add_insert(name, self.t_env.from_data_stream(stream))
+
+    def attach(self) -> None:
+        if self.enabled:
+            self.statements.attach_as_datastream()
+
+
+def check_services(config: JobConfig) -> list[str]:
+    """Reach Kafka, Redis and S3 before starting Flink, so a service that is down is one clear line."""
+    problems = []
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        metadata = AdminClient({"bootstrap.servers": config.kafka.bootstrap_servers, "log_level": 0,
+                                "security.protocol": config.kafka.security_protocol,
+                                "socket.timeout.ms": 5000}).list_topics(timeout=10)
+        for topic in (config.kafka.input_topic, config.kafka.dead_letter_topic):
+            if topic not in metadata.topics:
+                problems.append(f"Kafka topic {topic} does not exist on {config.kafka.bootstrap_servers}; "
+                                "create it (or run `streamsuite stack up`)")
+    except Exception:
+        problems.append(f"Kafka is not reachable at {config.kafka.bootstrap_servers}; start it (`streamsuite stack up`) "
+                        "or set kafka.bootstrap_servers")
+    import redis
+
+    try:
+        redis.Redis.from_url(config.redis.url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except Exception as exc:
+        problems.append(f"Redis is not reachable at {config.redis.url} ({exc.__class__.__name__}); start it "
+                        "or set redis.url")
+    if config.s3.enabled:
+        problems += _check_bucket(config)
+    return problems
+
+
+def _check_bucket(config: JobConfig) -> list[str]:
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=config.s3.endpoint, aws_access_key_id=config.s3.access_key,
+                      aws_secret_access_key=config.s3.secret_key, region_name="us-east-1",
+                      config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1}))
+    try:
+        s3.head_bucket(Bucket=config.s3.bucket)
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", exc.__class__.__name__)
+        if code in ("404", "NoSuchBucket"):
+            return [f"S3 bucket {config.s3.bucket} does not exist at {config.s3.endpoint}; create it or set s3.bucket"]
+        return [f"S3 is not reachable at {config.s3.endpoint} with the configured keys ({code}); start it "
+                "(`streamsuite stack up`), fix s3.access_key/s3.secret_key, or set s3.enabled=false"]
+    return []
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost Java cause of a failed job, as one line."""
+    java = getattr(exc, "java_exception", None)
+    if java is None:
+        return str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
+    cause = java
+    while cause.getCause() is not None and cause.getCause() is not cause:
+        cause = cause.getCause()
+    return cause.toString().splitlines()[0]
+
+
+def run_job(job: str, event_type: str, model, build, argv: Sequence[str] | None = None) -> int:
+    """The command line every job shares: config layering, service checks, run, one-line errors."""
+    import argparse
+
+    from jobs.config import ConfigError, defaults, load
+
+    parser = argparse.ArgumentParser(prog=f"python -m jobs.{job}", description=f"Run the {job} job.")
+    parser.add_argument("--config", help="TOML config file (layered over the defaults, under env and --set)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key, e.g. --set kafka.bootstrap_servers=host:9092")
+    parser.add_argument("--bounded", action="store_true",
+                        help="stop at the input's latest offsets at start (tests, backfills)")
+    parser.add_argument("--parallelism", type=int, help="operator parallelism (runtime.parallelism)")
+    parser.add_argument("--skip-service-check", action="store_true",
+                        help="do not check Kafka, Redis and S3 before starting")
+    args = parser.parse_args(argv)
+    overrides = list(args.overrides)
+    if args.bounded:
+        overrides.append("kafka.bounded=true")
+    if args.parallelism is not None:
+        overrides.append(f"runtime.parallelism={args.parallelism}")
+    try:
+        config = load(defaults(job, model), args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
+    if not args.skip_service_check:
+        problems = check_services(config)
+        for problem in problems:
+            print(f"{parser.prog}: {problem}", file=sys.stderr)
+        if problems:
+            return 1
+    try:
+        env = execution_environment(config)
+        build(env, config)
+        mode = "bounded" if config.kafka.bounded else "unbounded"
+        print(f"{config.runtime.job_name}: running ({mode}) from {config.kafka.input_topic} at "
+              f"{config.kafka.bootstrap_servers}; logs in {os.environ.get('FLINK_LOG_DIR')}", flush=True)
+        t0 = time.monotonic()
+        env.execute(config.runtime.job_name)
+    except SetupError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        print(f"{parser.prog}: the job failed: {root_cause(exc)} (logs in {os.environ.get('FLINK_LOG_DIR')})",
+              file=sys.stderr)
+        return 1
+    print(f"{config.runtime.job_name}: finished in {time.monotonic() - t0:.1f} s", flush=True)
+    return 0
