@@ -24,20 +24,42 @@ class SetupError(RuntimeError):
     """The job cannot start (missing jar, bad environment); the message says how to fix it."""
 
 
-def prepare_process_environment(job: str) -> None:
-    """Before the JVM gateway starts: the S3 plugin folder, our log folder, the venv's bin on PATH.
+def prepare_process_environment() -> None:
+    """Before the JVM gateway starts: plugin and log folders, and the venv's bin on PATH.
 
-    Thread mode embeds this interpreter in the JVM, which finds `pemja` and
-    `find_libpython` only when the venv's bin comes first on PATH.
+    Runs when this module is imported, because building any PyFlink type starts the JVM,
+    which reads these variables once. Thread mode embeds this interpreter in the JVM, which
+    finds `pemja` and `find_libpython` only when the venv's bin comes first on PATH.
     """
-    log_dir = run_dir() / "logs" / job
+    log_dir = run_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
     venv_bin = str(Path(sys.executable).parent)
     if not os.environ.get("PATH", "").startswith(venv_bin + os.pathsep):
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
-    if "FLINK_PLUGINS_DIR" not in os.environ and plugins_dir().exists():
-        os.environ["FLINK_PLUGINS_DIR"] = str(plugins_dir())
+    import pyflink
+
+    # Without FLINK_HOME, PyFlink's launcher resets FLINK_PLUGINS_DIR to its own folder.
+    os.environ.setdefault("FLINK_HOME", str(Path(pyflink.__file__).parent))
+    if "FLINK_PLUGINS_DIR" not in os.environ:
+        os.environ["FLINK_PLUGINS_DIR"] = str(flink_plugins_dir())
+
+
+def flink_plugins_dir() -> Path:
+    """Flink's bundled plugins (metrics reporters) plus ours (the S3 filesystem), as one folder of links."""
+    import pyflink
+
+    folder = run_dir() / "flink" / "plugins"
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = [Path(pyflink.__file__).parent / "plugins", plugins_dir()]
+    for source in sources:
+        for plugin in sorted(p for p in source.glob("*") if p.is_dir()):
+            link = folder / plugin.name
+            if link.is_symlink() and link.resolve() != plugin.resolve():
+                link.unlink()
+            if not link.exists():
+                link.symlink_to(plugin.resolve(), target_is_directory=True)
+    return folder
 
 
 def connector_jars() -> list[Path]:
@@ -88,10 +110,24 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
 
 
 def execution_environment(config: JobConfig):
-    prepare_process_environment(config.job)
     from pyflink.datastream import StreamExecutionEnvironment
 
-    return StreamExecutionEnvironment.get_execution_environment(flink_configuration(config, connector_jars()))
+    conf = flink_configuration(config, connector_jars())
+    _initialize_filesystems(conf)
+    return StreamExecutionEnvironment.get_execution_environment(conf)
+
+
+def _initialize_filesystems(conf) -> None:
+    """Load the filesystem plugins (s3a) with our S3 settings in this JVM.
+
+    A local mini-cluster runs inside the gateway JVM, which never loads plugins by itself;
+    on a real cluster the TaskManagers do this at start and this call only affects the client.
+    """
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    plugins = jvm.org.apache.flink.core.plugin.PluginUtils.createPluginManagerFromRootFolder(conf._j_configuration)
+    jvm.org.apache.flink.core.fs.FileSystem.initialize(conf._j_configuration, plugins)
 
 
 def _kafka_security(builder, config: JobConfig):
@@ -181,6 +217,9 @@ def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:
 
 def dead_letter_sink(decoded: DecodedStreams, config: JobConfig) -> None:
     kafka_bytes_sink(decoded.dead_letters, config, config.kafka.dead_letter_topic, "dead-letters")
+
+
+prepare_process_environment()
 
 
 def now_ms() -> int:

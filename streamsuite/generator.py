@@ -23,6 +23,23 @@ Stream model
 File format (`--to-file PATH`), no header, records back to back:
     key length (4 bytes, big-endian) | key | value length (4 bytes, big-endian) | value
 `read_records(path)` reads it back. Ground truth goes to PATH + ".truth.json".
+
+Ground truth (JSON): format, domain, event_type, seed, params, complete; counts
+(messages, valid_events, unique_events, duplicates, out_of_order, poison,
+poison_by_kind, keys); event_time (first/last/min/max ms); poison_indexes (stream
+positions, ascending) and poison ([{index, kind, reason}], reason as the decoder gives
+it); labels, per domain:
+- fraud: labels {transaction_id: pattern} for fraudulent transactions only (absent =
+  legit), by_pattern, incidents [{pattern, card_id, start_ms, end_ms, transaction_ids,
+  context_transaction_ids (legit ones that set the scene), complete, ...}]. The
+  cardholder keeps using a card after an incident; those transactions are legit.
+- inventory: duplicates [event_id in resend order], out_of_order [{event_id, key,
+  behind_key_ms, lateness_ms}], out_of_order_bound_ms, never_released [reservation_id],
+  reservations {created, released, abandoned_by_design}.
+- maintenance: period_ms, degrading {machine_id: {mode, onset_ms, failure_ms,
+  failure_thresholds, threshold_crossed_ms, last_event_ms, failed_in_stream}}, faulty
+  {machine_id: [{sensor, kind (stuck|impossible), from_ms, value, readings}]}, silent
+  {machine_id: {silent_from_ms, last_event_ms}}.
 """
 from __future__ import annotations
 
@@ -161,6 +178,11 @@ class Params:
         }
 
 
+def state_key(message: Message) -> bytes:
+    """The Kafka key: the job's state key, so one key's events share a partition and stay in order."""
+    return EVENT_TYPES[message.DESCRIPTOR.name].key(message).encode()
+
+
 def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -241,16 +263,18 @@ USUAL_MERCHANT_SHARE = 0.85
 # Incidents per pattern, as a share of the planned transactions.
 INCIDENT_SHARE = 0.002
 # A card needs this many transactions before "usual" and "never seen" mean anything.
-HISTORY_FOR_USUAL = 3
-LEGIT_MIN_CENTS = 200
+HISTORY_FOR_USUAL = 5
+# Legit purchases start above the card-testing range in every currency, so labels are clean.
+LEGIT_MIN_MINOR = 350
 LEGIT_MAX_OVER_MEDIAN = 8.0
 SPIKE_OVER_MEDIAN = (20.0, 50.0)
 CARD_TESTING_TXS = (8, 20)
-CARD_TESTING_MAX_CENTS = 199
+CARD_TESTING_MAX_MINOR = 199
 CARD_TESTING_WINDOW_MS = 55_000
 IMPOSSIBLE_TRAVEL_MIN_KM = 3_000.0
 IMPOSSIBLE_TRAVEL_MAX_GAP_MS = 30 * 60_000
 ATM_ROUNDING_MINOR = 1_000
+INCIDENT_MAX_MS = max(CARD_TESTING_WINDOW_MS, IMPOSSIBLE_TRAVEL_MAX_GAP_MS) + 60_000
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -277,6 +301,9 @@ class _Card:
     city: int
     currency: str
     minor_per_cent: float
+    # Where the cardholder is: a legit online purchase is located here, not at the merchant.
+    latitude: float
+    longitude: float
     median_cents: float
     sigma: float
     rate_per_ms: float
@@ -290,7 +317,7 @@ class _Card:
 class _PlannedTx(NamedTuple):
     card: int
     merchant: int
-    amount_cents: float
+    amount_minor: int
     channel: int
     label: str | None
     incident: dict[str, Any] | None
@@ -314,6 +341,7 @@ class _FraudGenerator(_DomainGenerator):
         self.far_cities = self._far_cities()
         self.cards = self._build_cards()
         self.experienced: list[int] = []
+        self.busy_until: dict[int, float] = {}
         self.labels: dict[str, str] = {}
         self.incidents: list[dict[str, Any]] = []
         self.active_cards = 0
@@ -360,12 +388,16 @@ class _FraudGenerator(_DomainGenerator):
             country = rng.choices(countries, weights)[0]
             currency, minor_per_cent, cities = COUNTRIES[country]
             city = rng.randrange(len(cities))
+            _, city_lat, city_lon = cities[city]
             stores = self.stores_by_city[(country, city)]
             online = self.online_by_country[country]
             card_id = f"card-{index:06d}"
             cards.append(_Card(
-                card_id=card_id, key=card_id.encode(), country=country, city=city, currency=currency,
+                card_id=card_id, key=state_key(fraud_pb2.CardTransaction(card_id=card_id)),
+                country=country, city=city, currency=currency,
                 minor_per_cent=minor_per_cent,
+                latitude=round(city_lat + rng.uniform(-0.05, 0.05), 5),
+                longitude=round(city_lon + rng.uniform(-0.05, 0.05), 5),
                 median_cents=rng.lognormvariate(math.log(3500), 0.6),
                 sigma=rng.uniform(0.35, 0.8),
                 rate_per_ms=p.rate / 1000.0 * activity[index] / total_activity,
@@ -386,8 +418,9 @@ class _FraudGenerator(_DomainGenerator):
         regular, incident, planned = 0, 1, 2
         heap: list[tuple[float, int, int, Any]] = []
         order = itertools.count()
+        start = self.params.start_time_ms
         for index, card in enumerate(self.cards):
-            heap.append((self.params.start_time_ms + self.rng.expovariate(card.rate_per_ms), next(order), regular, index))
+            heap.append((start + self.rng.expovariate(card.rate_per_ms), next(order), regular, index))
         for start, pattern in self._plan_incidents():
             heap.append((start, next(order), incident, pattern))
         heapq.heapify(heap)
@@ -405,42 +438,58 @@ class _FraudGenerator(_DomainGenerator):
             else:
                 yield self._emit(t, payload)
 
-    def _usual_amount(self, card: _Card) -> float:
-        amount = card.median_cents * self.rng.lognormvariate(0.0, card.sigma)
-        return min(max(amount, LEGIT_MIN_CENTS), max(2 * LEGIT_MIN_CENTS, card.median_cents * LEGIT_MAX_OVER_MEDIAN))
+    @staticmethod
+    def _minor(card: _Card, cents: float) -> int:
+        """US cents to the card's currency: amounts follow one distribution whatever the currency."""
+        return min(MAX_AMOUNT_MINOR, max(1, round(cents * card.minor_per_cent)))
+
+    def _usual_amount(self, card: _Card) -> int:
+        cents = min(card.median_cents * self.rng.lognormvariate(0.0, card.sigma),
+                    card.median_cents * LEGIT_MAX_OVER_MEDIAN)
+        return max(LEGIT_MIN_MINOR, self._minor(card, cents))
+
+    def _atm_amount(self, card: _Card) -> int:
+        minor = self._minor(card, self.rng.choice((2000, 4000, 6000, 10000, 20000)))
+        return max(ATM_ROUNDING_MINOR, round(minor / ATM_ROUNDING_MINOR) * ATM_ROUNDING_MINOR)
 
     def _legit(self, index: int) -> _PlannedTx:
         rng, card = self.rng, self.cards[index]
         draw = rng.random()
         if draw < ATM_SHARE:
             merchant = rng.choice(self.atms_by_city[(card.country, card.city)])
-            return _PlannedTx(index, merchant, rng.choice((2000, 4000, 6000, 10000, 20000)),
-                              fraud_pb2.ATM, None, None)
+            return _PlannedTx(index, merchant, self._atm_amount(card), fraud_pb2.ATM, None, None)
         if draw < ATM_SHARE + card.online_share:
             pool = card.usual_online if rng.random() < USUAL_MERCHANT_SHARE else self.online_by_country[card.country]
             return _PlannedTx(index, rng.choice(pool), self._usual_amount(card), fraud_pb2.ECOMMERCE, None, None)
-        pool = card.usual_stores if rng.random() < USUAL_MERCHANT_SHARE else self.stores_by_city[(card.country, card.city)]
+        home_stores = self.stores_by_city[(card.country, card.city)]
+        pool = card.usual_stores if rng.random() < USUAL_MERCHANT_SHARE else home_stores
         return _PlannedTx(index, rng.choice(pool), self._usual_amount(card), fraud_pb2.CARD_PRESENT, None, None)
 
-    def _pick_card(self, needs_history: bool) -> int:
-        if needs_history and self.experienced:
-            return self.rng.choice(self.experienced)
-        return self.rng.randrange(len(self.cards))
+    def _pick_card(self, needs_history: bool, t: float) -> int:
+        """A card not already in an incident, so each incident's labels stay unambiguous."""
+        pool = self.experienced if needs_history and self.experienced else range(len(self.cards))
+        for _ in range(20):
+            index = self.rng.choice(pool)
+            if self.busy_until.get(index, -math.inf) < t:
+                return index
+        return index
 
     def _start_incident(self, pattern: str, t: float) -> list[tuple[float, _PlannedTx]]:
         """The transactions of one fraud incident, timed from `t`; only the fraudulent ones are labelled."""
         rng, span = self.rng, self.params.planned_span_ms
-        index = self._pick_card(needs_history=pattern in ("amount_spike", "new_high_risk_merchant"))
+        index = self._pick_card(pattern in ("amount_spike", "new_high_risk_merchant"), t)
+        self.busy_until[index] = t + INCIDENT_MAX_MS
         card = self.cards[index]
-        incident: dict[str, Any] = {"pattern": pattern, "card_id": card.card_id, "start_ms": int(t),
-                                    "transaction_ids": [], "context_transaction_ids": []}
+        incident: dict[str, Any] = {"pattern": pattern, "card_id": card.card_id, "start_ms": int(t), "end_ms": int(t),
+                                    "planned_transactions": 1, "transaction_ids": [], "context_transaction_ids": []}
         self.incidents.append(incident)
         if pattern == "card_testing":
             targets = rng.sample(self.card_testing_targets, rng.randint(1, 2))
             window = min(CARD_TESTING_WINDOW_MS, max(2_000.0, span / 5))
             count = rng.randint(*CARD_TESTING_TXS)
+            incident["planned_transactions"] = count
             times = [t] + sorted(t + rng.uniform(0, window) for _ in range(count - 1))
-            return [(when, _PlannedTx(index, rng.choice(targets), rng.randint(1, CARD_TESTING_MAX_CENTS),
+            return [(when, _PlannedTx(index, rng.choice(targets), rng.randint(1, CARD_TESTING_MAX_MINOR),
                                       fraud_pb2.ECOMMERCE, pattern, incident)) for when in times]
         if pattern == "impossible_travel":
             home = rng.choice(card.usual_stores)
@@ -452,7 +501,7 @@ class _FraudGenerator(_DomainGenerator):
             distance = haversine_km(here.latitude, here.longitude, there.latitude, there.longitude)
             incident["distance_km"] = round(distance, 1)
             incident["gap_ms"] = int(t + gap) - int(t)
-            amount = card.median_cents * rng.uniform(1.5, 5.0)
+            amount = self._atm_amount(card) if atm else self._minor(card, card.median_cents * rng.uniform(1.5, 5.0))
             return [
                 (t, _PlannedTx(index, home, self._usual_amount(card), fraud_pb2.CARD_PRESENT, None, incident)),
                 (t + gap, _PlannedTx(index, abroad, amount, fraud_pb2.ATM if atm else fraud_pb2.CARD_PRESENT,
@@ -461,14 +510,14 @@ class _FraudGenerator(_DomainGenerator):
         if pattern == "amount_spike":
             online = rng.random() < card.online_share
             merchant = rng.choice(card.usual_online if online else card.usual_stores)
-            amount = card.median_cents * rng.uniform(*SPIKE_OVER_MEDIAN)
+            amount = self._minor(card, card.median_cents * rng.uniform(*SPIKE_OVER_MEDIAN))
             incident["usual_amount_minor"] = round(card.median_cents * card.minor_per_cent)
             channel = fraud_pb2.ECOMMERCE if online else fraud_pb2.CARD_PRESENT
             return [(t, _PlannedTx(index, merchant, amount, channel, pattern, incident))]
         unseen = [m for m in self.high_risk if m not in card.seen] or self.high_risk
         merchant = rng.choice(unseen)
         incident["merchant_category"] = self.merchants[merchant].category
-        amount = max(LEGIT_MIN_CENTS, card.median_cents * rng.uniform(0.5, 4.0))
+        amount = max(LEGIT_MIN_MINOR, self._minor(card, card.median_cents * rng.uniform(0.5, 4.0)))
         return [(t, _PlannedTx(index, merchant, amount, fraud_pb2.ECOMMERCE, pattern, incident))]
 
     def _emit(self, t: float, planned: _PlannedTx) -> _Emitted:
@@ -480,16 +529,18 @@ class _FraudGenerator(_DomainGenerator):
         if card.sequence == HISTORY_FOR_USUAL:
             self.experienced.append(planned.card)
         card.seen.add(planned.merchant)
-        amount_minor = max(1, round(planned.amount_cents * card.minor_per_cent))
-        if planned.channel == fraud_pb2.ATM:
-            amount_minor = max(ATM_ROUNDING_MINOR, round(amount_minor / ATM_ROUNDING_MINOR) * ATM_ROUNDING_MINOR)
+        latitude, longitude = merchant.latitude, merchant.longitude
+        if planned.channel == fraud_pb2.ECOMMERCE and planned.label is None:
+            latitude, longitude = card.latitude, card.longitude
         tx = fraud_pb2.CardTransaction(
             transaction_id=self.new_id(), card_id=card.card_id, event_time_ms=int(t), sequence=card.sequence,
-            amount_minor=min(amount_minor, MAX_AMOUNT_MINOR), currency=card.currency,
+            amount_minor=planned.amount_minor, currency=card.currency,
             merchant_id=merchant.merchant_id, merchant_category=merchant.category, country=merchant.country,
-            latitude=merchant.latitude, longitude=merchant.longitude, channel=planned.channel,
+            latitude=latitude, longitude=longitude, channel=planned.channel,
         )
         tags: tuple[str, ...] = ()
+        if planned.incident is not None:
+            planned.incident["end_ms"] = int(t)
         if planned.label:
             self.labels[tx.transaction_id] = planned.label
             planned.incident["transaction_ids"].append(tx.transaction_id)
@@ -505,7 +556,8 @@ class _FraudGenerator(_DomainGenerator):
         by_pattern = {pattern: 0 for pattern in FRAUD_PATTERNS}
         for label in self.labels.values():
             by_pattern[label] += 1
-        incidents = [i for i in self.incidents if i["transaction_ids"]]
+        incidents = [dict(i, complete=len(i["transaction_ids"]) == i["planned_transactions"])
+                     for i in self.incidents if i["transaction_ids"]]
         return {
             "fraud_transactions": len(self.labels),
             "by_pattern": by_pattern,
@@ -550,7 +602,8 @@ class _InventoryGenerator(_DomainGenerator):
         self.shelves = []
         for store, sku in pairs:
             store_id, sku_id = f"store-{store + 1:04d}", f"sku-{sku + 1:06d}"
-            self.shelves.append(_Shelf(store_id, sku_id, f"{store_id}/{sku_id}".encode(), rng.randint(3, 10)))
+            key = state_key(inventory_pb2.InventoryMovement(store_id=store_id, sku=sku_id))
+            self.shelves.append(_Shelf(store_id, sku_id, key, rng.randint(3, 10)))
         self.cum_weights = list(itertools.accumulate(rng.lognormvariate(0.0, 1.0) for _ in self.shelves))
         self.duplicates: list[str] = []
         self.out_of_order: list[dict[str, Any]] = []
@@ -680,6 +733,8 @@ DRIFT_SD = {"temperature_c": 0.1, "vibration_mm_s": 0.02, "pressure_bar": 0.01, 
 DECIMALS = {"temperature_c": 2, "vibration_mm_s": 3, "pressure_bar": 3, "rotation_rpm": 1}
 # ISO 10816 zone D for large machines; a winding insulation class B limit.
 FAILURE_THRESHOLDS = {"bearing_wear": {"vibration_mm_s": 11.2}, "overheating": {"temperature_c": 110.0}}
+# The trend aims past the threshold so it is crossed near 90% of the way to failure.
+DEGRADATION_OVERSHOOT = 1.25
 IMPOSSIBLE_VALUES = {"temperature_c": -300.0, "vibration_mm_s": -5.0, "pressure_bar": -3.0,
                      "rotation_rpm": -1500.0}
 IMPOSSIBLE_READING_SHARE = 0.5
@@ -712,10 +767,11 @@ class _MaintenanceGenerator(_DomainGenerator):
         self.machines = []
         for index in range(params.keys):
             machine_id = f"machine-{index + 1:04d}"
+            key = state_key(maintenance_pb2.SensorReading(machine_id=machine_id))
             base = {"temperature_c": rng.gauss(55.0, 6.0), "vibration_mm_s": rng.uniform(1.0, 2.5),
                     "pressure_bar": rng.uniform(4.0, 8.0),
                     "rotation_rpm": rng.choice((1450.0, 1480.0, 2950.0, 2980.0)) + rng.gauss(0.0, 5.0)}
-            self.machines.append(_Machine(machine_id, machine_id.encode(), rng.uniform(0, self.period_ms), base,
+            self.machines.append(_Machine(machine_id, key, rng.uniform(0, self.period_ms), base,
                                           {s: 0.0 for s in SENSORS}))
         self.degrading, self.faulty, self.silent = self._assign_anomalies()
         self.active_machines = 0
@@ -775,14 +831,18 @@ class _MaintenanceGenerator(_DomainGenerator):
         if degradation and t >= degradation["onset_ms"]:
             progress = min(1.0, (t - degradation["onset_ms"]) / (degradation["failure_ms"] - degradation["onset_ms"]))
             severity = progress**2
+            (sensor, threshold), = FAILURE_THRESHOLDS[degradation["mode"]].items()
+            values[sensor] += (threshold - machine.base[sensor]) * DEGRADATION_OVERSHOOT * severity
             if degradation["mode"] == "bearing_wear":
-                values["vibration_mm_s"] += (11.6 - machine.base["vibration_mm_s"]) * severity
                 values["temperature_c"] += 20.0 * severity
             else:
-                values["temperature_c"] += (112.0 - machine.base["temperature_c"]) * severity
                 values["pressure_bar"] -= 0.35 * machine.base["pressure_bar"] * severity
             tags.append("degrading")
         values = {s: round(v, DECIMALS[s]) for s, v in values.items()}
+        if degradation and "threshold_crossed_ms" not in degradation:
+            (sensor, threshold), = FAILURE_THRESHOLDS[degradation["mode"]].items()
+            if values[sensor] >= threshold:
+                degradation["threshold_crossed_ms"] = int(t)
         fault = machine.fault
         if fault and t >= fault["from_ms"]:
             sensor = fault["sensor"]
@@ -820,7 +880,8 @@ class _MaintenanceGenerator(_DomainGenerator):
             failure_ms = int(d["failure_ms"])
             degrading[m.machine_id] = {
                 "mode": d["mode"], "onset_ms": int(d["onset_ms"]), "failure_ms": failure_ms,
-                "failure_thresholds": FAILURE_THRESHOLDS[d["mode"]], "last_event_ms": m.last_ms,
+                "failure_thresholds": FAILURE_THRESHOLDS[d["mode"]],
+                "threshold_crossed_ms": d.get("threshold_crossed_ms"), "last_event_ms": m.last_ms,
                 "failed_in_stream": m.last_ms is not None and m.last_ms + self.period_ms > failure_ms,
             }
         faulty = {m.machine_id: [{"sensor": m.fault["sensor"], "kind": m.fault["kind"],
@@ -1202,7 +1263,8 @@ class KafkaOutput:
         try:
             metadata = self._producer.list_topics(timeout=timeout_s)
         except KafkaException as exc:
-            raise OutputError(f"cannot reach Kafka at {bootstrap} within {timeout_s:g} s ({_kafka_reason(exc)})") from None
+            reason = _kafka_reason(exc)
+            raise OutputError(f"cannot reach Kafka at {bootstrap} within {timeout_s:g} s ({reason})") from None
         if topic not in metadata.topics:
             self._create_topic(partitions, timeout_s, logger)
 
