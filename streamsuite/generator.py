@@ -1366,14 +1366,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-of-order-ms", type=_non_negative_int, default=DEFAULT_OUT_OF_ORDER_MS,
                         help="inventory: how far behind the newest event time a late event may be "
                              f"(default {DEFAULT_OUT_OF_ORDER_MS}; 0 disables late events)")
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()
     target.add_argument("--to-file", type=Path, metavar="PATH",
                         help="write length-prefixed records (4-byte big-endian length + key, then value)")
-    target.add_argument("--topic", help="produce to this Kafka topic, keyed by the event key")
+    target.add_argument("--topic", help="produce to this Kafka topic, keyed by the event key "
+                                        "(default: the job's input topic, e.g. fraud.transactions)")
     parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP,
                         help=f"Kafka bootstrap servers (default {DEFAULT_BOOTSTRAP})")
-    parser.add_argument("--partitions", type=_positive_int, default=1,
-                        help="partitions when the topic has to be created (default 1)")
+    parser.add_argument("--partitions", type=_positive_int,
+                        help="partitions when the topic has to be created (default: as the job's input topic)")
     parser.add_argument("--broker-timeout", type=_positive_float, default=BROKER_TIMEOUT_S, metavar="SECONDS",
                         help=f"how long to wait for the broker before failing (default {BROKER_TIMEOUT_S:g})")
     parser.add_argument("--truth", type=Path, metavar="PATH",
@@ -1421,6 +1422,12 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     """`streamsuite generate`: stream to a file or topic, then write the ground truth."""
     prog = "streamsuite generate"
+    from jobs.topology import JOBS
+
+    if args.to_file is None and args.topic is None:
+        args.topic = JOBS[args.domain].input_topic
+    if args.partitions is None:
+        args.partitions = JOBS[args.domain].partitions
     try:
         stream = EventStream(
             args.domain, count=args.count, duration_s=args.duration, rate=args.rate, keys=args.keys,

@@ -235,7 +235,7 @@ class RedisService(Service):
 
     def command(self) -> list[str]:
         binary = os.environ.get("STREAMSUITE_REDIS_SERVER") or shutil.which("redis-server")
-        if not binary:
+        if not binary or not Path(binary).exists():
             raise StackError("redis-server is not installed; install it with `apt-get install redis-server` "
                              "(Debian/Ubuntu) or set STREAMSUITE_REDIS_SERVER to its path")
         conf = self.folder / "redis.conf"
@@ -414,9 +414,9 @@ class Stack:
             if not _owned_pid(service):
                 to_start.append(service)
                 self._check_ports(service)
+        commands = [(service, service.command()) for service in to_start]
         started: dict[str, subprocess.Popen] = {}
-        for service in to_start:
-            command = service.command()
+        for service, command in commands:
             with open(service.log_file, "ab") as log:
                 process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            cwd=service.folder, start_new_session=True)

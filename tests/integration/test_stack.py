@@ -90,3 +90,29 @@ def test_taken_port_is_reported_clearly(tmp_path, monkeypatch, stack):
 def test_non_loopback_host_is_refused():
     with pytest.raises(StackError, match="loopback"):
         StackSettings.from_env(host="0.0.0.0")
+
+
+def test_down_stops_exactly_the_recorded_processes(tmp_path, monkeypatch):
+    from streamsuite.stack import pid_alive
+
+    monkeypatch.setenv("STREAMSUITE_RUN_DIR", str(tmp_path))
+    other = Stack(StackSettings.from_env(kafka_port=19292, kafka_controller_port=19293, redis_port=16479,
+                                         s3_port=18433, s3_internal_base_port=24330), say=lambda line: None)
+    try:
+        other.up()
+        pids = {s.name: _owned_pid(s) for s in other.services}
+        assert all(pids.values()), pids
+    finally:
+        other.down()
+    assert not any(pid_alive(pid) for pid in pids.values() if pid)
+    assert all(state == "stopped" for state in other.status().values())
+
+
+def test_missing_binary_is_reported_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMSUITE_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("STREAMSUITE_REDIS_SERVER", str(tmp_path / "no-such-redis-server"))
+    other = Stack(StackSettings.from_env(kafka_port=19392, kafka_controller_port=19393, redis_port=16579,
+                                         s3_port=18533, s3_internal_base_port=25330), say=lambda line: None)
+    with pytest.raises(StackError, match="redis-server is not installed"):
+        other.up()
+    assert all(state == "stopped" for state in other.status().values())
