@@ -6,7 +6,7 @@ import time
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext
 
-from udfs.codec import DecodeError
+from udfs.codec import DecodeError, unframe
 from udfs.events import EVENT_TYPES
 from udfs.redis_writer import HotRecord, RedisVersionedWriter
 
@@ -19,7 +19,11 @@ def dead_letter_bytes(payload: bytes, reason: str, source_topic: str, job: str, 
 
 
 class DecodeEvents(ProcessFunction):
-    """Bytes -> (key, event_time_ms, payload), or a DeadLetter on the side output. Never raises."""
+    """Bytes -> (key, event_time_ms, plain Protobuf payload), or a DeadLetter on the side output.
+
+    Never raises. The payload goes on without its Schema Registry framing, so the keyed
+    operator parses it with `FromString`.
+    """
 
     def __init__(self, event_type: str, source_topic: str, job: str, dead_letter_tag):
         self.event_type_name = event_type
@@ -43,7 +47,7 @@ class DecodeEvents(ProcessFunction):
             yield self.dead_letter_tag, dead_letter_bytes(value, str(exc), self.source_topic, self.job)
             return
         self.decoded.inc()
-        yield self.event_type.key(event), event.event_time_ms, value
+        yield self.event_type.key(event), event.event_time_ms, unframe(value)[1]
 
 
 class EventTime(TimestampAssigner):

@@ -1,0 +1,106 @@
+"""The fraud job end to end on a mini-cluster against the real Kafka, Redis and S3.
+
+A seeded stream with labelled fraud and a known number of poison messages goes in; every
+output must equal what the pure-Python domain code computes over the same input.
+"""
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+
+from jobs.topology import COLD_BUCKET
+from streamsuite.generator import KafkaOutput, generate
+from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
+from tests.cold_helpers import read_cold_table
+from tests.kafka_helpers import fresh_topics, read_topic
+from tests.oracles import fraud_oracle
+
+pytestmark = [pytest.mark.integration, pytest.mark.jvm]
+
+POISON = 30
+
+
+@pytest.fixture(scope="module")
+def fraud_run(stack):
+    settings = stack.settings
+    run = uuid.uuid4().hex[:8]
+    source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
+    stream = generate("fraud", count=4000, keys=150, seed=23, poison=POISON, framing="confluent")
+    output = KafkaOutput(settings.kafka_bootstrap, source)
+    for key, value in stream.records:
+        output.write(key, value)
+    output.close()
+    prefix = f"test:{run}"
+    command = [sys.executable, "-m", "jobs.fraud_scoring", "--bounded",
+               "--set", f"kafka.bootstrap_servers={settings.kafka_bootstrap}",
+               "--set", f"kafka.input_topic={source}", "--set", f"kafka.dead_letter_topic={dead}",
+               "--set", f"kafka.group_id=test-{run}", "--set", f"redis.url={settings.redis_url}",
+               "--set", f"redis.key_prefix={prefix}", "--set", f"s3.endpoint={settings.s3_endpoint}",
+               "--set", f"s3.prefix=tests/{run}", "--set", "checkpoint.interval_ms=1000",
+               "--set", "runtime.restart_attempts=0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=420)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"settings": settings, "stream": stream, "oracle": fraud_oracle(stream.records), "dead": dead,
+            "source": source, "prefix": prefix, "s3_path": f"{COLD_BUCKET}/tests/{run}", "stdout": result.stdout}
+
+
+@pytest.mark.timeout(600)
+def test_every_valid_transaction_is_in_s3_once_with_the_reference_score(fraud_run):
+    oracle = fraud_run["oracle"]
+    rows = read_cold_table(fraud_run["settings"], f"{fraud_run['s3_path']}/scores")
+    assert len(rows) == len(oracle.scored) == 4000
+    by_id = {row["transaction_id"]: row for row in rows}
+    assert len(by_id) == len(rows), "a transaction appears twice"
+    for expected in oracle.scored:
+        row = by_id[expected.transaction.transaction_id]
+        assert (row["card_id"], row["sequence"], row["version"]) == (
+            expected.transaction.card_id, expected.transaction.sequence, expected.version)
+        assert row["score"] == expected.score
+        assert row["reasons"] == ",".join(expected.reasons)
+        assert row["velocity_1m"] == expected.features["velocity_1m"]
+        assert row["dt"] == __import__("jobs.runtime", fromlist=["event_date"]).event_date(
+            expected.transaction.event_time_ms)
+
+
+@pytest.mark.timeout(600)
+def test_alerts_match_the_reference_in_s3_and_redis(fraud_run):
+    oracle = fraud_run["oracle"]
+    assert oracle.alerts, "the seeded stream should raise alerts"
+    expected_ids = sorted(s.alert_id for s in oracle.alerts)
+    rows = read_cold_table(fraud_run["settings"], f"{fraud_run['s3_path']}/alerts")
+    assert sorted(row["alert_id"] for row in rows) == expected_ids
+    client = redis.Redis.from_url(fraud_run["settings"].redis_url, decode_responses=True)
+    feed = client.zrange(f"{fraud_run['prefix']}:alerts", 0, -1, withscores=True)
+    assert sorted(member for member, _ in feed) == expected_ids
+    for scored in oracle.alerts:
+        alert = client.hgetall(f"{fraud_run['prefix']}:alert:{scored.alert_id}")
+        assert alert["transaction_id"] == scored.transaction.transaction_id
+        assert float(alert["score"]) == scored.score
+        assert alert["reasons"] == ",".join(scored.reasons)
+    times = [score for _, score in feed]
+    assert times == sorted(times)
+
+
+@pytest.mark.timeout(600)
+def test_redis_holds_the_reference_value_of_every_card(fraud_run):
+    client = redis.Redis.from_url(fraud_run["settings"].redis_url, decode_responses=True)
+    latest = fraud_run["oracle"].latest
+    assert len(latest) == 150
+    for card_id, scored in latest.items():
+        hot = client.hgetall(f"{fraud_run['prefix']}:card:{card_id}")
+        assert int(hot["version"]) == scored.version
+        assert float(hot["score"]) == scored.score
+        assert hot["reasons"] == ",".join(scored.reasons)
+        assert hot["transaction_id"] == scored.transaction.transaction_id
+
+
+@pytest.mark.timeout(600)
+def test_dead_letter_topic_holds_exactly_the_poison(fraud_run):
+    records = read_topic(fraud_run["settings"].kafka_bootstrap, fraud_run["dead"])
+    letters = [DeadLetter.FromString(value) for _, _, _, value in records]
+    assert sorted(letter.payload for letter in letters) == sorted(fraud_run["oracle"].poison)
+    assert len(letters) == POISON
+    assert all(letter.reason and letter.source_topic == fraud_run["source"] and letter.job == "fraud"
+               for letter in letters)

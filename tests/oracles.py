@@ -1,0 +1,36 @@
+"""Reference results computed by the pure-Python domain code over the same input the job reads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from udfs.codec import DecodeError
+from udfs.events import EVENT_TYPES
+from udfs.fraud import CardProfile, FraudModel, FraudScorer, ScoredTransaction, Transaction
+
+
+@dataclass
+class FraudOracle:
+    scored: list[ScoredTransaction] = field(default_factory=list)
+    alerts: list[ScoredTransaction] = field(default_factory=list)
+    latest: dict[str, ScoredTransaction] = field(default_factory=dict)
+    poison: list[bytes] = field(default_factory=list)
+
+
+def fraud_oracle(records: list[tuple[bytes, bytes]], model: FraudModel | None = None) -> FraudOracle:
+    """Score every valid transaction in stream order per card; poison is what must be dead-lettered."""
+    scorer = FraudScorer(model)
+    profiles: dict[str, CardProfile] = {}
+    oracle = FraudOracle()
+    for _, value in records:
+        try:
+            message = EVENT_TYPES["CardTransaction"].parse(value)
+        except DecodeError:
+            oracle.poison.append(value)
+            continue
+        tx = Transaction.from_message(message)
+        scored, profiles[tx.card_id] = scorer.score(tx, profiles.get(tx.card_id, CardProfile()))
+        oracle.scored.append(scored)
+        oracle.latest[tx.card_id] = scored
+        if scorer.is_alert(scored):
+            oracle.alerts.append(scored)
+    return oracle
