@@ -31,9 +31,15 @@ def prepare_process_environment() -> None:
     which reads these variables once. Thread mode embeds this interpreter in the JVM, which
     finds `pemja` and `find_libpython` only when the venv's bin comes first on PATH.
     """
+    import logging
+
+    # apache-beam (under PyFlink) warns on import about optional cloud filesystems we never use.
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
     log_dir = run_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
+    if "LOG4J_PROPERTIES" not in os.environ:
+        os.environ["LOG4J_PROPERTIES"] = str(_write_log_config())
     venv_bin = str(Path(sys.executable).parent)
     if not os.environ.get("PATH", "").startswith(venv_bin + os.pathsep):
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
@@ -43,6 +49,26 @@ def prepare_process_environment() -> None:
     os.environ.setdefault("FLINK_HOME", str(Path(pyflink.__file__).parent))
     if "FLINK_PLUGINS_DIR" not in os.environ:
         os.environ["FLINK_PLUGINS_DIR"] = str(flink_plugins_dir())
+
+
+def _write_log_config() -> Path:
+    """Everything the local JVM logs goes to the log file; the console stays for our own lines."""
+    path = run_dir() / "flink" / "log4j-local.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([
+        "rootLogger.level = INFO",
+        "rootLogger.appenderRef.file.ref = FileAppender",
+        "appender.file.name = FileAppender",
+        "appender.file.type = FILE",
+        "appender.file.append = false",
+        "appender.file.fileName = ${sys:log.file}",
+        "appender.file.layout.type = PatternLayout",
+        "appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n",
+        "logger.netty.name = org.jboss.netty.channel.DefaultChannelPipeline",
+        "logger.netty.level = OFF",
+        "",
+    ]))
+    return path
 
 
 def flink_plugins_dir() -> Path:

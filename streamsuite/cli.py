@@ -112,6 +112,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return generator.run(args)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streamsuite import demo
+
+    return demo.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamsuite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -142,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     generator.add_arguments(generate)
     generate.set_defaults(func=cmd_generate)
+
+    demo = sub.add_parser("demo", help="run the fraud job end to end on the local stack and summarise the results")
+    from streamsuite import demo as demo_module
+
+    demo_module.add_arguments(demo)
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
