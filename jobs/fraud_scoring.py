@@ -98,7 +98,7 @@ def default_model() -> FraudModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return runtime.run_job("fraud", "CardTransaction", default_model(), build, argv)
+    return runtime.run_job("fraud", "jobs.fraud_scoring", default_model(), build, argv)
 
 
 if __name__ == "__main__":

@@ -335,7 +335,7 @@ def check_services(config: JobConfig) -> list[str]:
     try:
         metadata = AdminClient({"bootstrap.servers": config.kafka.bootstrap_servers, "log_level": 0,
                                 "security.protocol": config.kafka.security_protocol,
-                                "socket.timeout.ms": 5000}).list_topics(timeout=10)
+                                "socket.timeout.ms": 5000}).list_topics(timeout=5)
         for topic in (config.kafka.input_topic, config.kafka.dead_letter_topic):
             if topic not in metadata.topics:
                 problems.append(f"Kafka topic {topic} does not exist on {config.kafka.bootstrap_servers}; "
@@ -384,13 +384,13 @@ def root_cause(exc: BaseException) -> str:
     return cause.toString().splitlines()[0]
 
 
-def run_job(job: str, event_type: str, model, build, argv: Sequence[str] | None = None) -> int:
+def run_job(job: str, module: str, model, build, argv: Sequence[str] | None = None) -> int:
     """The command line every job shares: config layering, service checks, run, one-line errors."""
     import argparse
 
     from jobs.config import ConfigError, defaults, load
 
-    parser = argparse.ArgumentParser(prog=f"python -m jobs.{job}", description=f"Run the {job} job.")
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=f"Run the {job} job.")
     parser.add_argument("--config", help="TOML config file (layered over the defaults, under env and --set)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config key, e.g. --set kafka.bootstrap_servers=host:9092")
