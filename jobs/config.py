@@ -107,6 +107,8 @@ class JobConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     model: Any = None
+    # Any other Flink option, passed through as is (e.g. flink.metrics.reporter.prom.port=9249).
+    flink: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def checkpoint_directory(self) -> str:
@@ -170,6 +172,14 @@ def _hints(cls: type) -> dict[str, Any]:
 def _set(obj: Any, parts: list[str], value: Any, key: str, source: str) -> Any:
     """A copy of `obj` with the dotted path set; unknown names raise ConfigError."""
     name, rest = parts[0], parts[1:]
+    if isinstance(obj, JobConfig) and name == "flink":
+        if not rest:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"config key {key} (from {source}) must be a table of Flink options")
+            options = {**obj.flink, **{str(k): str(v) for k, v in value.items()}}
+        else:
+            options = {**obj.flink, ".".join(rest): str(value)}
+        return dataclasses.replace(obj, flink=options)
     if isinstance(obj, Mapping):
         if name not in obj and not rest:
             raise ConfigError(f"unknown config key {key} (from {source}); known in this section: "

@@ -130,6 +130,7 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "s3.access-key": config.s3.access_key,
         "s3.secret-key": config.s3.secret_key,
     }
+    settings.update(config.flink)
     for key, value in settings.items():
         conf.set_string(key, value)
     return conf

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 
+from streamsuite.localrun import job_command
 from streamsuite.stack import Stack, StackSettings
 
 
@@ -64,12 +65,8 @@ def run(args: argparse.Namespace) -> int:
     prefix, s3_prefix = f"demo:{run_id}", f"demo/{run_id}"
     say("3/4 running the fraud job on a local mini-cluster until the end of the input ...")
     t0 = time.monotonic()
-    job = subprocess.run([sys.executable, "-m", "jobs.fraud_scoring", "--bounded",
-                          "--set", f"kafka.bootstrap_servers={settings.kafka_bootstrap}",
-                          "--set", f"kafka.input_topic={source}", "--set", f"kafka.dead_letter_topic={dead}",
-                          "--set", f"kafka.group_id=demo-{run_id}", "--set", f"redis.url={settings.redis_url}",
-                          "--set", f"redis.key_prefix={prefix}", "--set", f"s3.endpoint={settings.s3_endpoint}",
-                          "--set", f"s3.prefix={s3_prefix}"], timeout=1800)
+    job = subprocess.run(job_command("jobs.fraud_scoring", settings, input_topic=source, dead_letter_topic=dead,
+                                     run_id=run_id, namespace="demo"), timeout=1800)
     if job.returncode != 0:
         print("streamsuite demo: the fraud job failed (see the line above)", file=sys.stderr)
         return 1

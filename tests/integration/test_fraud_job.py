@@ -4,14 +4,15 @@ A seeded stream with labelled fraud and a known number of poison messages goes i
 output must equal what the pure-Python domain code computes over the same input.
 """
 import subprocess
-import sys
 import uuid
 
 import pytest
 import redis
 
+from jobs.runtime import event_date
 from jobs.topology import COLD_BUCKET
 from streamsuite.generator import KafkaOutput, generate
+from streamsuite.localrun import job_command
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
 from tests.kafka_helpers import fresh_topics, read_topic
@@ -33,17 +34,12 @@ def fraud_run(stack):
         output.write(key, value)
     output.close()
     prefix = f"test:{run}"
-    command = [sys.executable, "-m", "jobs.fraud_scoring", "--bounded",
-               "--set", f"kafka.bootstrap_servers={settings.kafka_bootstrap}",
-               "--set", f"kafka.input_topic={source}", "--set", f"kafka.dead_letter_topic={dead}",
-               "--set", f"kafka.group_id=test-{run}", "--set", f"redis.url={settings.redis_url}",
-               "--set", f"redis.key_prefix={prefix}", "--set", f"s3.endpoint={settings.s3_endpoint}",
-               "--set", f"s3.prefix=tests/{run}", "--set", "checkpoint.interval_ms=1000",
-               "--set", "runtime.restart_attempts=0"]
+    command = job_command("jobs.fraud_scoring", settings, input_topic=source, dead_letter_topic=dead, run_id=run,
+                          extra=["--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=0"])
     result = subprocess.run(command, capture_output=True, text=True, timeout=420)
     assert result.returncode == 0, result.stderr[-3000:]
     return {"settings": settings, "stream": stream, "oracle": fraud_oracle(stream.records), "dead": dead,
-            "source": source, "prefix": prefix, "s3_path": f"{COLD_BUCKET}/tests/{run}", "stdout": result.stdout}
+            "source": source, "prefix": prefix, "s3_path": f"{COLD_BUCKET}/test/{run}", "stdout": result.stdout}
 
 
 @pytest.mark.timeout(600)
@@ -60,8 +56,7 @@ def test_every_valid_transaction_is_in_s3_once_with_the_reference_score(fraud_ru
         assert row["score"] == expected.score
         assert row["reasons"] == ",".join(expected.reasons)
         assert row["velocity_1m"] == expected.features["velocity_1m"]
-        assert row["dt"] == __import__("jobs.runtime", fromlist=["event_date"]).event_date(
-            expected.transaction.event_time_ms)
+        assert row["dt"] == event_date(expected.transaction.event_time_ms)
 
 
 @pytest.mark.timeout(600)

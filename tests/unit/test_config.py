@@ -84,3 +84,12 @@ def test_job_says_which_service_is_down():
     assert "Kafka is not reachable at 127.0.0.1:1" in lines[0]
     assert "Redis is not reachable at redis://127.0.0.1:1/0" in lines[1]
     assert "S3 is not reachable at http://127.0.0.1:1" in lines[2]
+
+
+def test_any_flink_option_passes_through(tmp_path):
+    file = tmp_path / "f.toml"
+    file.write_text('[flink]\n"metrics.reporter.prom.port" = 9249\n')
+    config = load(base(), file, {"STREAMSUITE_FLINK__TASKMANAGER__NUMBEROFTASKSLOTS": "2"},
+                  ["flink.state.backend.rocksdb.memory.managed=false"])
+    assert config.flink == {"metrics.reporter.prom.port": "9249", "taskmanager.numberoftaskslots": "2",
+                            "state.backend.rocksdb.memory.managed": "false"}

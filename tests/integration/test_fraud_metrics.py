@@ -1,0 +1,83 @@
+"""The job's own metrics are registered in Flink's metric system (read through the REST API)."""
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from streamsuite.generator import KafkaOutput, generate
+from streamsuite.localrun import job_command
+from tests.kafka_helpers import fresh_topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.jvm]
+
+EXPECTED = {
+    "decode+validate": {"events_in", "events_decoded", "events_dead_lettered"},
+    "score": {"alerts", "hot_records_written", "hot_records_skipped", "redis_write_ms", "event_to_hot_ms"},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str):
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return json.load(response)
+
+
+def scrape(base: str) -> dict[str, float]:
+    """Every `streamsuite` operator metric of the running job: 'operator.metric' -> value."""
+    jobs = get(f"{base}/jobs")["jobs"]
+    if not jobs:
+        return {}
+    job = get(f"{base}/jobs/{jobs[0]['id']}")
+    found = {}
+    for vertex in job["vertices"]:
+        url = f"{base}/jobs/{job['jid']}/vertices/{vertex['id']}/metrics"
+        ids = [m["id"] for m in get(url) if ".streamsuite." in m["id"]]
+        if ids:
+            for metric in get(f"{url}?get={','.join(ids)}"):
+                _, operator, _, name = metric["id"].split(".", 3)
+                found[f"{operator}.{name}"] = float(metric["value"])
+    return found
+
+
+@pytest.mark.timeout(400)
+def test_job_metrics_are_exposed(stack):
+    settings = stack.settings
+    source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
+    stream = generate("fraud", count=30_000, keys=500, seed=4, poison=10)
+    output = KafkaOutput(settings.kafka_bootstrap, source)
+    for key, value in stream.records:
+        output.write(key, value)
+    output.close()
+    port = free_port()
+    command = job_command("jobs.fraud_scoring", settings, input_topic=source, dead_letter_topic=dead,
+                          run_id=uuid.uuid4().hex[:8], extra=["--set", f"flink.rest.port={port}",
+                                                              "--set", "runtime.restart_attempts=0"])
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: dict[str, float] = {}
+    wanted = {f"{op}.{name}" for op, names in EXPECTED.items() for name in names}
+    deadline = time.monotonic() + 300
+    try:
+        while job.poll() is None and time.monotonic() < deadline:
+            try:
+                seen.update(scrape(f"http://127.0.0.1:{port}"))
+            except (OSError, ValueError, KeyError):
+                pass
+            if wanted <= seen.keys() and seen["decode+validate.events_in"] > 0:
+                break
+            time.sleep(0.3)
+        _, stderr = job.communicate(timeout=300)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 0, stderr[-2000:]
+    assert wanted <= seen.keys(), f"missing: {wanted - seen.keys()}"
+    assert 0 < seen["decode+validate.events_in"] <= 30_010
