@@ -1,0 +1,607 @@
+"""Inventory counts: exact stock levels per (store, SKU), in plain Python.
+
+`StockState` is the whole state of one (store, SKU); `StockKeeper` applies one movement or
+one event-time timer to it and returns the next state plus what happened: level changes,
+low-stock alerts, closed sales windows, and late, duplicate, oversold or ignored events.
+The Flink job, the unit tests and the reference oracle (`replay`) all run this same code.
+
+Everything runs on event time, never the wall clock: lateness is judged by the watermark
+(Flink's rule), reservations expire and windows close when event time passes them, so a
+replay after a failure computes exactly the same states, versions and outputs.
+
+Adjustments are absolute physical counts. A sale, return or restock at or before the latest
+adjustment's event time is already in that count and leaves on-hand alone (it still counts
+in the sales windows); the on-hand changes applied after the latest adjustment are kept
+while a later-arriving, newer adjustment could still precede them (the allowed lateness),
+so on-hand always equals the result of applying every accepted movement in event-time order.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import heapq
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Callable, Iterable, Mapping
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+# Flink's watermark before the first one arrives (Long.MIN_VALUE).
+MIN_WATERMARK = -(2**63)
+STATE_ENCODING = 1
+
+# Index i is the Protobuf MovementKind value i + 1.
+KINDS = ("sale", "restock", "return", "adjustment", "reservation", "release")
+SALE, RESTOCK, RETURN, ADJUSTMENT, RESERVATION, RELEASE = KINDS
+COUNTED = (SALE, RETURN, RESTOCK)
+
+# Event ids are remembered as 48-bit fingerprints (8 base64 characters): a false duplicate
+# needs a collision among one key's ids within the TTL: about 2e-9 for a thousand ids.
+FINGERPRINT_CHARS = 8
+DEDUP_BUCKETS_PER_TTL = 4
+
+
+def fingerprint(text: str) -> str:
+    return base64.b64encode(hashlib.blake2b(text.encode(), digest_size=6).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Movement:
+    """The fields of an InventoryMovement the model uses (no Protobuf dependency)."""
+
+    event_id: str
+    store_id: str
+    sku: str
+    event_time_ms: int
+    sequence: int
+    kind: str
+    quantity: int
+    reservation_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"movement kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.store_id}|{self.sku}"
+
+    @classmethod
+    def from_message(cls, msg) -> "Movement":
+        if not 1 <= msg.kind <= len(KINDS):
+            raise ValueError(f"movement kind {msg.kind} is not one of {', '.join(KINDS)}")
+        return cls(msg.event_id, msg.store_id, msg.sku, msg.event_time_ms, msg.sequence, KINDS[msg.kind - 1],
+                   msg.quantity, msg.reservation_id)
+
+
+@dataclass(frozen=True)
+class InventoryModel:
+    """Windows, lateness, expiry and reorder points; all of it comes from the job config."""
+
+    window_ms: int = MINUTE_MS
+    velocity_window_ms: int = 15 * MINUTE_MS
+    velocity_bucket_ms: int = MINUTE_MS
+    allowed_lateness_ms: int = MINUTE_MS
+    reservation_ttl_ms: int = 15 * MINUTE_MS
+    dedup_ttl_ms: int = HOUR_MS
+    # A hard bound on remembered ids per key, so one hot key cannot grow without limit.
+    dedup_max_ids: int = 4096
+    reorder_point: int = 10
+    # Per-SKU reorder points; others use `reorder_point`.
+    reorder_points: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("window_ms", "velocity_window_ms", "velocity_bucket_ms", "reservation_ttl_ms",
+                     "dedup_ttl_ms", "dedup_max_ids"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} is {getattr(self, name)}; it must be positive")
+        if self.allowed_lateness_ms < 0:
+            raise ValueError(f"allowed_lateness_ms is {self.allowed_lateness_ms}; it must be 0 or more")
+        if self.velocity_window_ms % self.velocity_bucket_ms:
+            raise ValueError(f"velocity_window_ms {self.velocity_window_ms} is not a multiple of "
+                             f"velocity_bucket_ms {self.velocity_bucket_ms}")
+        if self.dedup_ttl_ms < self.allowed_lateness_ms:
+            raise ValueError(f"dedup_ttl_ms {self.dedup_ttl_ms} is shorter than allowed_lateness_ms "
+                             f"{self.allowed_lateness_ms}: a duplicate that is not late could be applied twice")
+        for sku, point in {"": self.reorder_point, **self.reorder_points}.items():
+            if point < 0:
+                raise ValueError(f"reorder point {point}{f' of {sku}' if sku else ''} is negative")
+
+    def reorder_point_for(self, sku: str) -> int:
+        return self.reorder_points.get(sku, self.reorder_point)
+
+    @property
+    def dedup_bucket_ms(self) -> int:
+        return -(-self.dedup_ttl_ms // DEDUP_BUCKETS_PER_TTL)
+
+
+@dataclass
+class StockState:
+    """Everything remembered about one (store, SKU); lists hold lists so JSON round-trips exactly."""
+
+    store_id: str = ""
+    sku: str = ""
+    on_hand: int = 0
+    # Held reservations: [fingerprint of the reservation id, quantity, expiry ms].
+    reservations: list = field(default_factory=list)
+    # Event time and sequence of the latest applied adjustment; None before the first.
+    adjusted_ms: int | None = None
+    adjusted_seq: int = 0
+    # On-hand changes applied after the latest adjustment and within the lateness horizon: [time, delta].
+    changes: list = field(default_factory=list)
+    # Open tumbling windows, oldest first: [start, sales_qty, sales_count, returns_qty, restock_qty].
+    windows: list = field(default_factory=list)
+    # Units sold in the velocity window, dense: [start of the first bucket, units of each bucket...].
+    sales: list = field(default_factory=list)
+    # Event ids seen, oldest first: [event-time bucket start, concatenated fingerprints].
+    seen: list = field(default_factory=list)
+    # Newest event time applied, and the newest watermark (or timer) this key has seen.
+    clock_ms: int = 0
+    watermark_ms: int = MIN_WATERMARK
+    # Event time of the latest level change, the hot record's version, low-stock episodes.
+    level_time_ms: int = 0
+    version: int = 0
+    episode: int = 0
+    low: bool = False
+    applied: int = 0
+    duplicates: int = 0
+    late: int = 0
+    oversells: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.store_id}|{self.sku}"
+
+    @property
+    def reserved(self) -> int:
+        return sum(r[1] for r in self.reservations)
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @property
+    def alert_id(self) -> str | None:
+        return f"{self.key}:{self.episode}" if self.low else None
+
+    def copy(self) -> "StockState":
+        """Copies the outer lists; inner entries are replaced, never changed in place."""
+        return replace(self, reservations=list(self.reservations), changes=list(self.changes),
+                       windows=list(self.windows), sales=list(self.sales), seen=list(self.seen))
+
+    def to_json(self) -> str:
+        """Versioned compact encoding in field order (changing the fields means a new encoding)."""
+        return json.dumps([STATE_ENCODING, *(getattr(self, f.name) for f in fields(self))], separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: str | None) -> "StockState":
+        if not data:
+            return cls()
+        v = json.loads(data)
+        if v[0] != STATE_ENCODING:
+            raise ValueError(f"stock state encoding version {v[0]} is not {STATE_ENCODING}, the one this code reads")
+        return cls(*v[1:])
+
+
+# ---------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class LevelChanged:
+    store_id: str
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    version: int
+    event_time_ms: int
+    oversold: bool
+
+
+@dataclass(frozen=True)
+class LowStockAlert:
+    alert_id: str
+    store_id: str
+    sku: str
+    available: int
+    reorder_point: int
+    # Estimated ms until available stock reaches zero at the current sales velocity; 0 if unknown.
+    time_to_stockout_ms: int
+    event_time_ms: int
+    version: int
+
+
+@dataclass(frozen=True)
+class LowStockCleared:
+    alert_id: str
+    store_id: str
+    sku: str
+    available: int
+    event_time_ms: int
+    version: int
+
+
+@dataclass(frozen=True)
+class WindowClosed:
+    store_id: str
+    sku: str
+    window_start_ms: int
+    window_end_ms: int
+    sales_qty: int
+    sales_count: int
+    returns_qty: int
+    restock_qty: int
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    store_id: str
+    sku: str
+    event_id: str
+    kind: str
+    event_time_ms: int
+    watermark_ms: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    store_id: str
+    sku: str
+    event_id: str
+    event_time_ms: int
+
+
+@dataclass(frozen=True)
+class Oversell:
+    store_id: str
+    sku: str
+    event_id: str
+    quantity: int
+    # On-hand after the sale: negative, recorded as is.
+    on_hand: int
+    event_time_ms: int
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An accepted movement that changes nothing (a release of an unknown reservation, ...)."""
+
+    store_id: str
+    sku: str
+    event_id: str
+    kind: str
+    reason: str
+    event_time_ms: int
+
+
+def current_level(state: StockState) -> LevelChanged:
+    """The key's levels now, as the hot record and a cold snapshot show them."""
+    return LevelChanged(state.store_id, state.sku, state.on_hand, state.reserved, state.available, state.version,
+                        state.level_time_ms, state.on_hand < 0)
+
+
+# ---------------------------------------------------------------- the keeper
+
+
+def _start(time_ms: int, size_ms: int) -> int:
+    return time_ms - time_ms % size_ms
+
+
+def _slot(entries: list, start: int, empty: list) -> int:
+    """Index of the entry for `start` in a list sorted by start; inserts `empty` there if missing."""
+    i = next((i for i, e in enumerate(entries) if e[0] >= start), len(entries))
+    if i == len(entries) or entries[i][0] != start:
+        entries.insert(i, empty)
+    return i
+
+
+def _add_units(sales: list, bucket: int, units: int, size: int) -> list:
+    if not sales:
+        return [bucket, units]
+    start, counts = sales[0], sales[1:]
+    if bucket < start:
+        counts = [0] * ((start - bucket) // size) + counts
+        start = bucket
+    i = (bucket - start) // size
+    counts += [0] * (i + 1 - len(counts))
+    counts[i] += units
+    return [start] + counts
+
+
+def _units_since(sales: list, since: int, size: int) -> list:
+    """`sales` without the buckets that start before `since` (both bucket-aligned)."""
+    drop = max(0, (since - sales[0]) // size) if sales else 0
+    counts = sales[1 + drop:]
+    return [sales[0] + drop * size] + counts if counts else []
+
+
+def _has_fingerprint(packed: str, fp: str) -> bool:
+    i = packed.find(fp)
+    while i >= 0 and i % FINGERPRINT_CHARS:
+        i = packed.find(fp, i + 1)
+    return i >= 0
+
+
+class StockKeeper:
+    """Applies movements and timers to a key's state; never changes the state it is given."""
+
+    def __init__(self, model: InventoryModel | None = None):
+        self.model = model or InventoryModel()
+
+    def apply(self, state: StockState, mv: Movement, watermark_ms: int) -> tuple[StockState, list]:
+        """Duplicate, else late (by the watermark), else applied after expiring due reservations."""
+        m, s = self.model, state.copy()
+        s.store_id, s.sku = mv.store_id, mv.sku
+        s.watermark_ms = max(s.watermark_ms, watermark_ms)
+        t, fp = mv.event_time_ms, fingerprint(mv.event_id)
+        # A re-sent copy of an applied event is a duplicate even when it is late: nothing was lost.
+        if any(_has_fingerprint(packed, fp) for _, packed in s.seen):
+            s.duplicates += 1
+            return s, [Duplicate(mv.store_id, mv.sku, mv.event_id, t)]
+        if t < s.watermark_ms - m.allowed_lateness_ms:
+            s.late += 1
+            return s, [LateEvent(mv.store_id, mv.sku, mv.event_id, mv.kind, t, s.watermark_ms,
+                                 f"event time {t} ms is more than the allowed lateness of {m.allowed_lateness_ms} ms "
+                                 f"behind the watermark {s.watermark_ms} ms")]
+        before = (s.on_hand, s.reserved)
+        now = max(t, s.watermark_ms)
+        s.reservations = [r for r in s.reservations if r[2] > now]
+        self._remember(s, fp, t, now)
+        s.applied += 1
+        s.clock_ms = max(s.clock_ms, t)
+        extra = self._move(s, mv, now)
+        self._prune(s)
+        return s, self._settle(s, before, t) + extra
+
+    def on_timer(self, state: StockState, timestamp_ms: int) -> tuple[StockState, list]:
+        """Expire due reservations and close due windows; a timer with nothing due changes nothing."""
+        m, s = self.model, state.copy()
+        s.watermark_ms = max(s.watermark_ms, timestamp_ms)
+        before = (s.on_hand, s.reserved)
+        s.reservations = [r for r in s.reservations if r[2] > timestamp_ms]
+        out = []
+        for w in s.windows:
+            if w[0] + m.window_ms + m.allowed_lateness_ms <= timestamp_ms:
+                out.append(WindowClosed(s.store_id, s.sku, w[0], w[0] + m.window_ms, *w[1:]))
+        s.windows = s.windows[len(out):]
+        self._prune(s)
+        return s, out + self._settle(s, before, timestamp_ms)
+
+    def next_timer(self, state: StockState) -> int | None:
+        """The earliest event time at which a reservation expires or a window can close."""
+        m = self.model
+        due = [r[2] for r in state.reservations]
+        if state.windows:
+            due.append(state.windows[0][0] + m.window_ms + m.allowed_lateness_ms)
+        return min(due, default=None)
+
+    def velocity_per_hour(self, state: StockState) -> float:
+        """Units sold per hour over the last velocity window of event time, ending at the key's clock."""
+        units = _units_since(state.sales, self._velocity_since(state), self.model.velocity_bucket_ms)[1:]
+        return sum(units) * HOUR_MS / self.model.velocity_window_ms
+
+    def time_to_stockout_ms(self, state: StockState) -> int:
+        velocity = self.velocity_per_hour(state)
+        if velocity <= 0 or state.available <= 0:
+            return 0
+        return int(state.available * HOUR_MS / velocity)
+
+    def _move(self, s: StockState, mv: Movement, now: int) -> list:
+        kind, q, t = mv.kind, mv.quantity, mv.event_time_ms
+
+        def ignored(reason: str) -> list:
+            return [Ignored(mv.store_id, mv.sku, mv.event_id, kind, reason, t)]
+
+        if kind in COUNTED:
+            self._count(s, kind, q, t)
+            if s.adjusted_ms is not None and t <= s.adjusted_ms:
+                return []
+            delta = -q if kind == SALE else q
+            s.on_hand += delta
+            s.changes.append([t, delta])
+            if kind == SALE and s.on_hand < 0:
+                s.oversells += 1
+                return [Oversell(mv.store_id, mv.sku, mv.event_id, q, s.on_hand, t)]
+            return []
+        if kind == ADJUSTMENT:
+            if s.adjusted_ms is not None and (t, mv.sequence) <= (s.adjusted_ms, s.adjusted_seq):
+                return ignored("adjustment older than the latest applied adjustment")
+            s.changes = [c for c in s.changes if c[0] > t]
+            s.on_hand = q + sum(d for _, d in s.changes)
+            s.adjusted_ms, s.adjusted_seq = t, mv.sequence
+            return []
+        rid = fingerprint(mv.reservation_id)
+        held = next((i for i, r in enumerate(s.reservations) if r[0] == rid), None)
+        if kind == RESERVATION:
+            if held is not None:
+                return ignored("reservation already held")
+            if t + self.model.reservation_ttl_ms <= now:
+                return ignored("reservation expired on arrival")
+            s.reservations.append([rid, q, t + self.model.reservation_ttl_ms])
+            return []
+        if held is None:
+            return ignored("release of an unknown or expired reservation")
+        del s.reservations[held]
+        return []
+
+    def _count(self, s: StockState, kind: str, q: int, t: int) -> None:
+        """Adds a sale, return or restock to its tumbling window and a sale to the velocity buckets."""
+        m = self.model
+        start = _start(t, m.window_ms)
+        i = _slot(s.windows, start, [start, 0, 0, 0, 0])
+        w = list(s.windows[i])
+        if kind == SALE:
+            w[1] += q
+            w[2] += 1
+        else:
+            w[3 if kind == RETURN else 4] += q
+        s.windows[i] = w
+        if kind != SALE:
+            return
+        bucket = _start(t, m.velocity_bucket_ms)
+        if bucket >= self._velocity_since(s):
+            s.sales = _add_units(s.sales, bucket, q, m.velocity_bucket_ms)
+
+    def _remember(self, s: StockState, fp: str, t: int, now: int) -> None:
+        """Adds an event id to its event-time bucket; buckets older than the TTL and ids over the bound go."""
+        m, size = self.model, self.model.dedup_bucket_ms
+        seen = [e for e in s.seen if e[0] + size + m.dedup_ttl_ms > now]
+        bucket = _start(t, size)
+        i = _slot(seen, bucket, [bucket, ""])
+        seen[i] = [bucket, seen[i][1] + fp]
+        excess = sum(len(p) for _, p in seen) // FINGERPRINT_CHARS - m.dedup_max_ids
+        while excess > 0:
+            drop = min(excess, len(seen[0][1]) // FINGERPRINT_CHARS)
+            rest = seen[0][1][drop * FINGERPRINT_CHARS:]
+            seen = ([[seen[0][0], rest]] if rest else []) + seen[1:]
+            excess -= drop
+        s.seen = seen
+
+    def _velocity_since(self, s: StockState) -> int:
+        """Start of the oldest velocity bucket in the window that ends with the bucket of the key's clock."""
+        m = self.model
+        return _start(s.clock_ms, m.velocity_bucket_ms) + m.velocity_bucket_ms - m.velocity_window_ms
+
+    def _prune(self, s: StockState) -> None:
+        """Drop sales buckets out of the velocity window, and on-hand changes no adjustment can precede
+        any more (older than the latest adjustment or than the watermark minus the allowed lateness)."""
+        s.sales = _units_since(s.sales, self._velocity_since(s), self.model.velocity_bucket_ms)
+        horizon = s.watermark_ms - self.model.allowed_lateness_ms
+        if s.adjusted_ms is not None:
+            horizon = max(horizon, s.adjusted_ms)
+        s.changes = [c for c in s.changes if c[0] > horizon]
+
+    def _settle(self, s: StockState, before: tuple[int, int], t: int) -> list:
+        """One version per call that changes the levels; an alert starts or ends with a level change."""
+        if (s.on_hand, s.reserved) == before:
+            return []
+        s.version += 1
+        s.level_time_ms = t
+        out: list = [current_level(s)]
+        point = self.model.reorder_point_for(s.sku)
+        low = s.available < point
+        if low and not s.low:
+            s.episode += 1
+            s.low = True
+            out.append(LowStockAlert(s.alert_id, s.store_id, s.sku, s.available, point,
+                                     self.time_to_stockout_ms(s), t, s.version))
+        elif s.low and not low:
+            out.append(LowStockCleared(s.alert_id, s.store_id, s.sku, s.available, t, s.version))
+            s.low = False
+        return out
+
+
+# ---------------------------------------------------------------- hot records
+
+
+def level_hot_record(level: StockState | LevelChanged, prefix: str, now_ms: int) -> "HotRecord":
+    """`<prefix>:level:<store>:<sku>`: the levels a till or web shop reads before selling."""
+    from udfs.redis_writer import HotRecord
+
+    if isinstance(level, StockState):
+        level = current_level(level)
+    return HotRecord(f"{prefix}:level:{level.store_id}:{level.sku}", level.version, {
+        "store_id": level.store_id, "sku": level.sku, "on_hand": level.on_hand, "reserved": level.reserved,
+        "available": level.available, "oversold": int(level.oversold), "event_time_ms": level.event_time_ms,
+        "updated_at_ms": now_ms,
+    }, event_time_ms=level.event_time_ms)
+
+
+def alert_hot_record(alert: LowStockAlert | LowStockCleared, prefix: str) -> "HotRecord":
+    """`<prefix>:alert:<alert_id>` and its score in `<prefix>:alerts:active`: the raise time, 0 once cleared.
+
+    The upsert script cannot remove a member, so clearing sets score 0 (and `active` 0):
+    `ZRANGEBYSCORE <prefix>:alerts:active 1 +inf` lists exactly the active alerts.
+    """
+    from udfs.redis_writer import HotRecord
+
+    if isinstance(alert, LowStockAlert):
+        values = {"alert_id": alert.alert_id, "store_id": alert.store_id, "sku": alert.sku, "active": 1,
+                  "available": alert.available, "reorder_point": alert.reorder_point,
+                  "time_to_stockout_ms": alert.time_to_stockout_ms, "event_time_ms": alert.event_time_ms}
+        score = alert.event_time_ms
+    else:
+        values = {"alert_id": alert.alert_id, "store_id": alert.store_id, "sku": alert.sku, "active": 0,
+                  "available": alert.available, "cleared_event_time_ms": alert.event_time_ms}
+        score = 0
+    return HotRecord(f"{prefix}:alert:{alert.alert_id}", alert.version, values,
+                     index_key=f"{prefix}:alerts:active", index_score=score, index_member=alert.alert_id,
+                     event_time_ms=alert.event_time_ms)
+
+
+def top_sellers_hot_record(window: WindowClosed, prefix: str) -> "HotRecord":
+    """`<prefix>:window:<store>:<sku>:<start>` and the SKU's sales in `<prefix>:top:<store>:<start>`.
+
+    A window is final when it closes, so version 1 and an absolute score make replays no-ops;
+    `ZREVRANGE <prefix>:top:<store>:<start> 0 9 WITHSCORES` is the store's top ten of that window.
+    """
+    from udfs.redis_writer import HotRecord
+
+    return HotRecord(f"{prefix}:window:{window.store_id}:{window.sku}:{window.window_start_ms}", 1, {
+        "store_id": window.store_id, "sku": window.sku, "window_start_ms": window.window_start_ms,
+        "window_end_ms": window.window_end_ms, "sales_qty": window.sales_qty, "sales_count": window.sales_count,
+        "returns_qty": window.returns_qty, "restock_qty": window.restock_qty,
+    }, index_key=f"{prefix}:top:{window.store_id}:{window.window_start_ms}", index_score=window.sales_qty,
+        index_member=window.sku, event_time_ms=window.window_end_ms - 1)
+
+
+def latest_window_hot_record(window: WindowClosed, prefix: str) -> "HotRecord":
+    """`<prefix>:store:<store>`: the newest closed window of the store, so a reader finds its top sellers."""
+    from udfs.redis_writer import HotRecord
+
+    return HotRecord(f"{prefix}:store:{window.store_id}", window.window_start_ms, {
+        "store_id": window.store_id, "window_start_ms": window.window_start_ms,
+        "window_end_ms": window.window_end_ms, "top_key": f"{prefix}:top:{window.store_id}:{window.window_start_ms}",
+    }, event_time_ms=window.window_end_ms - 1)
+
+
+# ---------------------------------------------------------------- reference run
+
+
+def bounded_watermarks(movements: list[Movement], out_of_orderness_ms: int) -> Callable[[int], int]:
+    """Flink's bounded-out-of-orderness watermark before movement i: newest earlier time - bound - 1."""
+    marks, newest = [], None
+    for mv in movements:
+        marks.append(MIN_WATERMARK if newest is None else newest - out_of_orderness_ms - 1)
+        newest = mv.event_time_ms if newest is None else max(newest, mv.event_time_ms)
+    return marks.__getitem__
+
+
+def replay(movements: Iterable[Movement], model: InventoryModel | None = None,
+           watermark_fn: Callable[[int], int] | None = None) -> tuple[dict[str, StockState], list]:
+    """The final state per key and all outputs, in order, of running movements as the operator does.
+
+    Timers due at the watermark fire before each event, each key holds one timer at
+    `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark).
+    """
+    keeper = StockKeeper(model)
+    states: dict[str, StockState] = {}
+    timers: dict[str, int] = {}
+    queue: list[tuple[int, str]] = []
+    outputs: list = []
+
+    def schedule(key: str) -> None:
+        due = keeper.next_timer(states[key])
+        if due is None:
+            timers.pop(key, None)
+        elif timers.get(key) != due:
+            timers[key] = due
+            heapq.heappush(queue, (due, key))
+
+    def fire(until: int | None) -> None:
+        while queue and (until is None or queue[0][0] <= until):
+            due, key = heapq.heappop(queue)
+            if timers.get(key) == due:
+                states[key], out = keeper.on_timer(states[key], due)
+                outputs.extend(out)
+                schedule(key)
+
+    for i, mv in enumerate(movements):
+        watermark = watermark_fn(i) if watermark_fn else MIN_WATERMARK
+        fire(watermark)
+        states[mv.key], out = keeper.apply(states.get(mv.key, StockState()), mv, watermark)
+        outputs.extend(out)
+        schedule(mv.key)
+    fire(None)
+    return states, outputs

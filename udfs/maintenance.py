@@ -1,0 +1,640 @@
+"""Predictive maintenance: per-machine window features, health and alerts, in plain Python.
+
+`MachineState` is the whole per-machine state; `MachineMonitor` turns a reading or an
+event-time timer plus the state into outputs and the next state. The Flink job, the unit
+tests and the integration oracle run this same code; `replay` is the operator's loop
+without Flink.
+
+Windows. Sliding event-time windows of `window_ms` every `slide_ms`, aligned to the epoch
+as Flink aligns them. A reading goes into one pane (a `slide_ms` slice of event time); a
+window is the merge of its `window_ms / slide_ms` panes, so state holds pane aggregates,
+never readings. A window is emitted once, when a timer reaches its end + allowed lateness,
+and only if it holds a reading. A reading older than the watermark minus the allowed
+lateness (or inside an emitted window) is late and comes back as `LateReading`.
+
+Exactness. Values are quantized to micro-units (round(value * 10^6): far below any
+sensor's resolution) and every pane aggregate is an integer (count, sum, sum of squares,
+min, max, sum of t, sum of t^2, sum of t*value, t in ms from the pane start). Integer sums
+are exact whatever the order, so merging panes is exact and a window's features are a pure
+function of the set of readings in it: any arrival order gives equal (==) floats. Each
+statistic is one correctly rounded division of exact integers; the trend line and the time
+to failure are computed in exact fractions and rounded once.
+
+Health. Per sensor, the window mean is compared with the machine's own baseline, an EWMA
+of window means with an EWMA variance (z-score; the noise floor keeps a quiet baseline from
+turning noise into anomalies). The baseline learns only from normal windows, so slow
+degradation is not learnt as normal. Health = prod(1 - weight * strength) over three
+signals per sensor: anomaly (z beyond `anomaly_z`), trend (time to the failure threshold
+within `ttf_horizon_ms`, when the sensor is rising off its baseline) and proximity (how far
+from its baseline towards its failure threshold the sensor is). Every signal that takes
+`reason_min_contribution` or more is a reason.
+
+Sensor faults are not degradation. A value outside the sensor's plausible range is an
+impossible reading: it is left out of the statistics and counted (`<sensor>_impossible`).
+A window of `stuck_min_readings` or more identical values from a sensor whose baseline
+varies is a stuck sensor. A faulty sensor raises a `SensorFault`, scores no anomaly and
+stops teaching the baseline until it recovers.
+
+Silence. No accepted reading for `silence_ms` of event time raises a `NoDataAlert`, once
+per silence episode; the next reading resolves it. At the end of a bounded input the
+watermark jumps to the maximum, so every machine's last silence is reported there too.
+
+Cold table (`FEATURE_COLUMNS`, Parquet partitioned by `dt`), one row per machine and window:
+    machine_id STRING, window_start_ms BIGINT, window_end_ms BIGINT (exclusive),
+    readings BIGINT (readings in the window, any sensor), then for each sensor in
+    temperature_c, vibration_mm_s, pressure_bar, rotation_rpm:
+    <sensor>_count BIGINT      plausible values in the window
+    <sensor>_mean DOUBLE       arithmetic mean               (NULL when count is 0)
+    <sensor>_std DOUBLE        population standard deviation (NULL when count is 0)
+    <sensor>_min DOUBLE, <sensor>_max DOUBLE                 (NULL when count is 0)
+    <sensor>_slope DOUBLE      least-squares trend, units per second (0 with one timestamp)
+    <sensor>_impossible BIGINT implausible values left out of the statistics
+    dt STRING                  UTC date of window_start_ms, YYYY-MM-DD
+
+Redis (prefix = redis.key_prefix):
+    <prefix>:machine:<machine_id>  hash: version (windows scored), health, window_end_ms,
+        time_to_failure_ms ("" when no sensor approaches its threshold), anomaly_<sensor>
+        (|z|), faulty_sensors, reasons, active_alerts (comma-separated), updated_at_ms
+    <prefix>:alert:<alert_id>      hash: alert_id, machine_id, kind (health, no_data,
+        stuck, impossible), sensor, health, reasons, event_time_ms, active (1/0),
+        resolved_ms; version 1 when raised, 2 when resolved
+    <prefix>:alerts                sorted set: alert ids by event time (the alert feed)
+"""
+from __future__ import annotations
+
+import copy
+import heapq
+import json
+import math
+import time
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Callable, Iterable, Mapping
+
+from udfs.events import SENSORS
+
+SCALE = 1_000_000
+MAX_WATERMARK = 2**63 - 1
+MIN_WATERMARK = -(2**63)
+STATS = ("count", "mean", "std", "min", "max", "slope", "impossible")
+
+# Upper limits at which a machine fails: ISO 10816 zone D vibration, winding insulation
+# class B. Infinite means no failure threshold.
+DEFAULT_FAILURE_THRESHOLDS: Mapping[str, float] = {
+    "temperature_c": 110.0, "vibration_mm_s": 11.2, "pressure_bar": math.inf, "rotation_rpm": math.inf}
+DEFAULT_PLAUSIBLE_MIN: Mapping[str, float] = {
+    "temperature_c": -60.0, "vibration_mm_s": 0.0, "pressure_bar": -1.0, "rotation_rpm": 0.0}
+DEFAULT_PLAUSIBLE_MAX: Mapping[str, float] = {
+    "temperature_c": 400.0, "vibration_mm_s": 200.0, "pressure_bar": 1000.0, "rotation_rpm": 50_000.0}
+# The smallest change of a window mean that matters, whatever the baseline's variance.
+DEFAULT_NOISE_FLOOR: Mapping[str, float] = {
+    "temperature_c": 0.5, "vibration_mm_s": 0.1, "pressure_bar": 0.05, "rotation_rpm": 5.0}
+
+FEATURE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("machine_id", "STRING"), ("window_start_ms", "BIGINT"), ("window_end_ms", "BIGINT"), ("readings", "BIGINT"),
+    *((f"{s}_{stat}", "BIGINT" if stat in ("count", "impossible") else "DOUBLE") for s in SENSORS for stat in STATS),
+    ("dt", "STRING"))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The fields of a SensorReading the model uses; an absent sensor is None, not zero."""
+
+    reading_id: str
+    machine_id: str
+    event_time_ms: int
+    sequence: int
+    temperature_c: float | None = None
+    vibration_mm_s: float | None = None
+    pressure_bar: float | None = None
+    rotation_rpm: float | None = None
+
+    @classmethod
+    def from_message(cls, msg) -> "Reading":
+        return cls(msg.reading_id, msg.machine_id, msg.event_time_ms, msg.sequence,
+                   *(getattr(msg, s) if msg.HasField(s) else None for s in SENSORS))
+
+
+@dataclass(frozen=True)
+class MaintenanceModel:
+    """Windows, baseline, thresholds and weights; all of it comes from the job config."""
+
+    window_ms: int = 300_000
+    slide_ms: int = 60_000
+    allowed_lateness_ms: int = 30_000
+    silence_ms: int = 120_000
+    ewma_alpha: float = 0.05
+    # Windows the baseline needs before a z-score means anything.
+    baseline_windows: int = 5
+    anomaly_z: float = 4.0
+    health_alert_threshold: float = 0.5
+    # A health alert resolves once health is back to threshold + margin (no flapping).
+    health_clear_margin: float = 0.1
+    ttf_horizon_ms: int = 3_600_000
+    anomaly_weight: float = 0.6
+    trend_weight: float = 0.8
+    proximity_weight: float = 0.8
+    reason_min_contribution: float = 0.05
+    stuck_min_readings: int = 30
+    failure_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FAILURE_THRESHOLDS))
+    plausible_min: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MIN))
+    plausible_max: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MAX))
+    noise_floor: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_NOISE_FLOOR))
+
+    def __post_init__(self) -> None:
+        if self.slide_ms <= 0 or self.window_ms <= 0 or self.window_ms % self.slide_ms:
+            raise ValueError(f"window {self.window_ms} ms must be a positive multiple of the slide {self.slide_ms} ms")
+        if self.allowed_lateness_ms < 0:
+            raise ValueError(f"allowed lateness {self.allowed_lateness_ms} ms must not be negative")
+        if self.silence_ms <= self.allowed_lateness_ms:
+            raise ValueError(f"silence {self.silence_ms} ms must exceed the allowed lateness "
+                             f"{self.allowed_lateness_ms} ms, or an accepted reading could end a silence already reported")
+        if not 0.0 < self.ewma_alpha <= 1.0:
+            raise ValueError(f"ewma_alpha {self.ewma_alpha} must be in (0, 1]")
+        if self.baseline_windows < 1 or self.stuck_min_readings < 2 or self.ttf_horizon_ms <= 0:
+            raise ValueError("baseline_windows must be 1 or more, stuck_min_readings 2 or more, ttf_horizon_ms positive")
+        if self.anomaly_z <= 0:
+            raise ValueError(f"anomaly_z {self.anomaly_z} must be positive")
+        if not 0.0 < self.health_alert_threshold < 1.0 or self.health_clear_margin < 0:
+            raise ValueError(f"health alert threshold {self.health_alert_threshold} must be in (0, 1), "
+                             f"the clear margin not negative")
+        for name in ("anomaly_weight", "trend_weight", "proximity_weight", "reason_min_contribution"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} {getattr(self, name)} must be in [0, 1]")
+        for name in ("failure_thresholds", "plausible_min", "plausible_max", "noise_floor"):
+            keys = set(getattr(self, name))
+            if keys != set(SENSORS):
+                raise ValueError(f"{name} must name exactly the sensors {list(SENSORS)}, not {sorted(keys)}")
+        for s in SENSORS:
+            low, high = self.plausible_min[s], self.plausible_max[s]
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"plausible range of {s} [{low}, {high}] must be finite and not empty")
+            if not self.noise_floor[s] > 0:
+                raise ValueError(f"noise floor of {s} is {self.noise_floor[s]}; it must be positive")
+            threshold = self.failure_thresholds[s]
+            if threshold != math.inf and not low < threshold <= high:
+                raise ValueError(f"failure threshold of {s} {threshold} is outside its plausible range [{low}, {high}]")
+
+    @property
+    def panes_per_window(self) -> int:
+        return self.window_ms // self.slide_ms
+
+
+@dataclass
+class MachineState:
+    """Everything remembered about one machine: a window of pane aggregates, a baseline, open alerts."""
+
+    machine_id: str = ""
+    # Machine health records written so far: the version of the machine's hot record.
+    version: int = 0
+    last_event_ms: int | None = None
+    # Every window ending at or before this has been emitted.
+    closed_end_ms: int = 0
+    health: float = 1.0
+    # pane index -> [readings, then per sensor None or
+    #   [count, sum q, sum q^2, min q, max q, sum dt, sum dt^2, sum dt*q, impossible]]
+    # with q the value in micro-units and dt the ms from the pane start.
+    panes: dict = field(default_factory=dict)
+    # per sensor [windows learnt, EWMA mean, EWMA variance, EWMA of window std]
+    baseline: list = field(default_factory=lambda: [[0, 0.0, 0.0, 0.0] for _ in SENSORS])
+    # open alerts: [kind, alert_id, event_time_ms, health, reasons, sensor]
+    alerts: list = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
+        panes = [[index, *pane] for index, pane in sorted(self.panes.items())]
+        return json.dumps([1, self.machine_id, self.version, self.last_event_ms, self.closed_end_ms, self.health,
+                           panes, self.baseline, self.alerts], separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: str | None) -> "MachineState":
+        if not data:
+            return cls()
+        v = json.loads(data)
+        if v[0] != 1:
+            raise ValueError(f"machine state encoding version {v[0]} is newer than this code understands")
+        return cls(v[1], v[2], v[3], v[4], v[5], {p[0]: p[1:] for p in v[6]}, v[7], v[8])
+
+
+@dataclass(frozen=True)
+class LateReading:
+    reading: Reading
+    watermark_ms: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class WindowFeatures:
+    """One window of one machine: the cold row, `features` keyed `<sensor>_<stat>`."""
+
+    machine_id: str
+    window_start_ms: int
+    window_end_ms: int
+    readings: int
+    features: Mapping[str, float | int | None]
+
+    def row(self) -> tuple:
+        """The values in FEATURE_COLUMNS order."""
+        return (self.machine_id, self.window_start_ms, self.window_end_ms, self.readings,
+                *(self.features[name] for name, _ in FEATURE_COLUMNS[4:-1]), utc_date(self.window_start_ms))
+
+
+@dataclass(frozen=True)
+class MachineHealth:
+    machine_id: str
+    window_end_ms: int
+    health: float
+    # |z| of each sensor's window mean against its baseline; 0 while learning, faulty or silent.
+    sensor_anomaly: Mapping[str, float]
+    # Earliest time for a sensor to reach its failure threshold on its trend; 0 if one is
+    # there, None if none is approaching.
+    time_to_failure_ms: int | None
+    faulty_sensors: tuple[str, ...]
+    reasons: tuple[str, ...]
+    active_alerts: tuple[str, ...]
+    version: int
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert; the same id comes again with `resolved_ms` set when its condition ends."""
+
+    alert_id: str
+    machine_id: str
+    event_time_ms: int
+    kind: str
+    reasons: tuple[str, ...]
+    health: float
+    sensor: str = ""
+    resolved_ms: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.resolved_ms is None
+
+    @property
+    def version(self) -> int:
+        return 1 if self.active else 2
+
+
+class HealthAlert(Alert):
+    """Health crossed below the alert threshold (kind "health")."""
+
+
+class NoDataAlert(Alert):
+    """No reading for `silence_ms` of event time (kind "no_data")."""
+
+
+class SensorFault(Alert):
+    """A sensor is stuck or reports impossible values (kind "stuck" or "impossible"); not degradation."""
+
+
+_ALERT_TYPES = {"health": HealthAlert, "no_data": NoDataAlert, "stuck": SensorFault, "impossible": SensorFault}
+
+
+def utc_date(time_ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(time_ms // 1000))
+
+
+def ewma(mean: float, variance: float, x: float, alpha: float) -> tuple[float, float]:
+    """Exponentially weighted mean and variance after observing x (West's incremental form)."""
+    delta = x - mean
+    return mean + alpha * delta, (1.0 - alpha) * (variance + alpha * delta * delta)
+
+
+def z_score(x: float, mean: float, variance: float, floor: float) -> float:
+    """Signed distance of x from the baseline in baseline deviations, never less than the noise floor."""
+    return (x - mean) / max(math.sqrt(variance), floor)
+
+
+def time_to_failure_ms(level, slope_per_ms, threshold) -> int | None:
+    """Milliseconds until a line from `level` rising at `slope_per_ms` reaches `threshold`.
+
+    0 if it is there already, None if it is not rising. Exact for Fraction inputs.
+    """
+    if level >= threshold:
+        return 0
+    if slope_per_ms <= 0:
+        return None
+    return round((threshold - level) / slope_per_ms)
+
+
+def _clamp(x: float) -> float:
+    return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x
+
+
+def _quantize(value: float) -> int:
+    return round(value * SCALE)
+
+
+def _add_value(stats: list | None, dt: int, q: int | None) -> list:
+    """A pane's sensor aggregate with one more value (None: an impossible one); a new list."""
+    n, s1, s2, lo, hi, t1, t2, tv, bad = stats or (0, 0, 0, None, None, 0, 0, 0, 0)
+    if q is None:
+        return [n, s1, s2, lo, hi, t1, t2, tv, bad + 1]
+    return [n + 1, s1 + q, s2 + q * q, q if lo is None else min(lo, q), q if hi is None else max(hi, q),
+            t1 + dt, t2 + dt * dt, tv + dt * q, bad]
+
+
+def _merge(parts: Iterable[tuple[int, list]]) -> tuple:
+    """Exact sums over panes given as (pane start relative to the window start, aggregate)."""
+    n = s1 = s2 = t1 = t2 = tv = bad = 0
+    lo = hi = None
+    for shift, (pn, ps1, ps2, plo, phi, pt1, pt2, ptv, pbad) in parts:
+        bad += pbad
+        if not pn:
+            continue
+        n, s1, s2 = n + pn, s1 + ps1, s2 + ps2
+        # moving the time origin by `shift`: sum(dt + shift), sum((dt + shift)^2), sum((dt + shift) q)
+        t1 += pt1 + pn * shift
+        t2 += pt2 + 2 * shift * pt1 + pn * shift * shift
+        tv += ptv + shift * ps1
+        lo = plo if lo is None else min(lo, plo)
+        hi = phi if hi is None else max(hi, phi)
+    return n, s1, s2, lo, hi, t1, t2, tv, bad
+
+
+def _statistics(sensor: str, sums: tuple) -> dict:
+    n, s1, s2, lo, hi, t1, t2, tv, bad = sums
+    if not n:
+        return {f"{sensor}_{stat}": None for stat in STATS} | {f"{sensor}_count": 0, f"{sensor}_impossible": bad}
+    spread = n * t2 - t1 * t1
+    return {
+        f"{sensor}_count": n,
+        f"{sensor}_mean": s1 / (n * SCALE),
+        f"{sensor}_std": math.sqrt((n * s2 - s1 * s1) / (n * n * SCALE * SCALE)),
+        f"{sensor}_min": lo / SCALE,
+        f"{sensor}_max": hi / SCALE,
+        f"{sensor}_slope": 1000 * (n * tv - t1 * s1) / (spread * SCALE) if spread else 0.0,
+        f"{sensor}_impossible": bad,
+    }
+
+
+def _trend(sums: tuple, at_ms: int) -> tuple[Fraction, Fraction]:
+    """The least-squares line, exactly: its value (micro-units) at `at_ms` from the window start, and slope per ms."""
+    n, s1, _, _, _, t1, t2, tv, _ = sums
+    spread = n * t2 - t1 * t1
+    slope = Fraction(n * tv - t1 * s1, spread) if spread else Fraction(0)
+    return (s1 + slope * (n * at_ms - t1)) / n, slope
+
+
+class MachineMonitor:
+    """Windows, baseline, health and alerts of one machine; never mutates the state it is given."""
+
+    def __init__(self, model: MaintenanceModel | None = None):
+        self.model = model or MaintenanceModel()
+
+    def apply(self, state: MachineState, reading: Reading, watermark_ms: int) -> tuple[MachineState, list]:
+        m = self.model
+        t = reading.event_time_ms
+        if t < watermark_ms - m.allowed_lateness_ms or t < state.closed_end_ms:
+            reason = (f"event time {t} is more than {m.allowed_lateness_ms} ms behind the watermark {watermark_ms}"
+                      f" or inside a window already emitted (up to {state.closed_end_ms})")
+            return state, [LateReading(reading, watermark_ms, reason)]
+        index = t // m.slide_ms
+        dt = t - index * m.slide_ms
+        pane = list(state.panes.get(index) or [0] + [None] * len(SENSORS))
+        pane[0] += 1
+        for i, sensor in enumerate(SENSORS, 1):
+            value = getattr(reading, sensor)
+            if value is not None:
+                plausible = m.plausible_min[sensor] <= value <= m.plausible_max[sensor]
+                pane[i] = _add_value(pane[i], dt, _quantize(value) if plausible else None)
+        outputs, alerts = [], state.alerts
+        for alert in alerts:
+            if alert[0] == "no_data":
+                outputs.append(self._alert(state.machine_id, alert, resolved_ms=t))
+        if outputs:
+            alerts = [a for a in alerts if a[0] != "no_data"]
+        last = t if state.last_event_ms is None else max(state.last_event_ms, t)
+        return replace(state, machine_id=state.machine_id or reading.machine_id, last_event_ms=last,
+                       panes={**state.panes, index: pane}, alerts=alerts), outputs
+
+    def on_timer(self, state: MachineState, timestamp_ms: int) -> tuple[MachineState, list]:
+        """Everything due at or before `timestamp_ms`, in event-time order (windows first on a tie)."""
+        m = self.model
+        st = copy.deepcopy(state)
+        outputs: list = []
+        while True:
+            ends = self._pending_ends(st)
+            close_at = ends[0] + m.allowed_lateness_ms if ends else None
+            deadline = self._no_data_deadline(st)
+            if close_at is not None and close_at <= timestamp_ms and (deadline is None or close_at <= deadline):
+                self._close_window(st, ends[0], outputs)
+            elif deadline is not None and deadline <= timestamp_ms:
+                alert = ["no_data", f"{st.machine_id}:no_data:{st.last_event_ms}", deadline, st.health,
+                         ["no_data"], ""]
+                st.alerts.append(alert)
+                outputs.append(self._alert(st.machine_id, alert))
+            else:
+                break
+        horizon = (timestamp_ms - m.allowed_lateness_ms) // m.slide_ms * m.slide_ms
+        self._set_closed_end(st, max(st.closed_end_ms, horizon))
+        return st, outputs
+
+    def next_timer(self, state: MachineState) -> int | None:
+        """The one event time at which the operator's timer should fire next, or None."""
+        ends = self._pending_ends(state)
+        due = [t for t in (ends[0] + self.model.allowed_lateness_ms if ends else None,
+                           self._no_data_deadline(state)) if t is not None]
+        return min(due) if due else None
+
+    def _pending_ends(self, st: MachineState) -> list[int]:
+        """Ends of the windows that hold a reading and are not emitted yet, earliest first."""
+        s, k = self.model.slide_ms, self.model.panes_per_window
+        return sorted({(index + j) * s for index in st.panes for j in range(1, k + 1)
+                       if (index + j) * s > st.closed_end_ms})
+
+    def _no_data_deadline(self, st: MachineState) -> int | None:
+        if st.last_event_ms is None or any(a[0] == "no_data" for a in st.alerts):
+            return None
+        return st.last_event_ms + self.model.silence_ms
+
+    def _set_closed_end(self, st: MachineState, end: int) -> None:
+        st.closed_end_ms = end
+        k, s = self.model.panes_per_window, self.model.slide_ms
+        st.panes = {index: pane for index, pane in st.panes.items() if (index + k) * s > end}
+
+    def _close_window(self, st: MachineState, end: int, outputs: list) -> None:
+        m = self.model
+        start = end - m.window_ms
+        first = start // m.slide_ms
+        panes = [(index * m.slide_ms - start, st.panes[index])
+                 for index in range(first, first + m.panes_per_window) if index in st.panes]
+        sums = {s: _merge((shift, pane[i]) for shift, pane in panes if pane[i] is not None)
+                for i, s in enumerate(SENSORS, 1)}
+        features: dict = {}
+        for s in SENSORS:
+            features.update(_statistics(s, sums[s]))
+        outputs.append(WindowFeatures(st.machine_id, start, end, sum(pane[0] for _, pane in panes), features))
+
+        changed = self._update_faults(st, sums, end)
+        faulty = {a[5] for a in st.alerts if a[0] in ("stuck", "impossible")}
+        anomaly, signals, ttfs, learn = {}, [], [], []
+        for i, s in enumerate(SENSORS):
+            n = sums[s][0]
+            windows, mu, var, _ = st.baseline[i]
+            anomaly[s] = 0.0
+            if not n or s in faulty:
+                continue
+            mean = features[f"{s}_mean"]
+            ready = windows >= m.baseline_windows
+            z = z_score(mean, mu, var, m.noise_floor[s]) if ready else 0.0
+            anomaly[s] = round(abs(z), 6)
+            signals.append((m.anomaly_weight * _clamp((abs(z) - m.anomaly_z) / m.anomaly_z), f"{s}:anomaly"))
+            if not ready or abs(z) < m.anomaly_z:
+                learn.append(i)
+            threshold = m.failure_thresholds[s]
+            if threshold == math.inf:
+                continue
+            level, slope = _trend(sums[s], m.window_ms)
+            limit = _quantize(threshold)
+            # A trend counts only once the sensor has risen off its baseline: a few readings
+            # in a partial window make a steep line out of noise.
+            over = sums[s][1] >= n * limit
+            ttf = 0 if over else time_to_failure_ms(level, slope, limit) if z >= m.anomaly_z else None
+            if ttf is not None:
+                ttfs.append(ttf)
+                signals.append((m.trend_weight * _clamp(1 - ttf / m.ttf_horizon_ms), f"{s}:trend"))
+            if ready:
+                proximity = 1.0 if threshold <= mu else (mean - mu) / (threshold - mu)
+                signals.append((m.proximity_weight * _clamp(proximity), f"{s}:near_failure"))
+        for i in learn:
+            s = SENSORS[i]
+            windows, mu, var, spread = st.baseline[i]
+            std = features[f"{s}_std"]
+            if windows:
+                mu, var = ewma(mu, var, features[f"{s}_mean"], m.ewma_alpha)
+                spread += m.ewma_alpha * (std - spread)
+            else:
+                mu, var, spread = features[f"{s}_mean"], 0.0, std
+            st.baseline[i] = [windows + 1, mu, var, spread]
+
+        survive = 1.0
+        for contribution, _ in signals:
+            survive *= 1.0 - contribution
+        health = round(survive, 6)
+        reasons = tuple(name for c, name in sorted(signals, key=lambda x: (-x[0], x[1]))
+                        if c >= m.reason_min_contribution)
+        for alert, resolved_ms in changed:
+            if resolved_ms is None:
+                alert[3] = health
+            outputs.append(self._alert(st.machine_id, alert, resolved_ms))
+        open_health = [a for a in st.alerts if a[0] == "health"]
+        if health < m.health_alert_threshold and not open_health:
+            alert = ["health", f"{st.machine_id}:health:{end}", end, health, list(reasons), ""]
+            st.alerts.append(alert)
+            outputs.append(self._alert(st.machine_id, alert))
+        elif open_health and health >= m.health_alert_threshold + m.health_clear_margin:
+            st.alerts.remove(open_health[0])
+            outputs.append(self._alert(st.machine_id, open_health[0], resolved_ms=end))
+        st.health = health
+        st.version += 1
+        outputs.append(MachineHealth(st.machine_id, end, health, anomaly, min(ttfs) if ttfs else None,
+                                     tuple(s for s in SENSORS if s in faulty), reasons,
+                                     tuple(a[1] for a in st.alerts), st.version))
+        self._set_closed_end(st, end)
+
+    def _update_faults(self, st: MachineState, sums: dict, end: int) -> list[tuple[list, int | None]]:
+        """Opens and closes sensor faults for this window: the (alert, resolved_ms or None) that changed."""
+        m = self.model
+        changed = []
+        for i, s in enumerate(SENSORS):
+            n, _, _, lo, hi, _, _, _, bad = sums[s]
+            spread = st.baseline[i][3]
+            now = {"impossible": bad > 0,
+                   "stuck": n >= m.stuck_min_readings and lo == hi and spread > 0}
+            ended = {"impossible": n > 0 and not bad, "stuck": n >= 2 and lo != hi}
+            for kind in ("stuck", "impossible"):
+                open_alert = next((a for a in st.alerts if a[0] == kind and a[5] == s), None)
+                if now[kind] and open_alert is None:
+                    alert = [kind, f"{st.machine_id}:{kind}:{s}:{end}", end, 0.0, [f"{s}:{kind}"], s]
+                    st.alerts.append(alert)
+                    changed.append((alert, None))
+                elif open_alert is not None and ended[kind]:
+                    st.alerts.remove(open_alert)
+                    changed.append((open_alert, end))
+        return changed
+
+    @staticmethod
+    def _alert(machine_id: str, a: list, resolved_ms: int | None = None) -> Alert:
+        kind, alert_id, event_time_ms, health, reasons, sensor = a
+        return _ALERT_TYPES[kind](alert_id, machine_id, event_time_ms, kind, tuple(reasons), health, sensor,
+                                  resolved_ms)
+
+
+def health_hot_record(health: MachineHealth, prefix: str, now_ms: int) -> "HotRecord":
+    """`<prefix>:machine:<machine_id>`: the machine's latest health, what a dashboard or planner reads."""
+    from udfs.redis_writer import HotRecord
+
+    ttf = health.time_to_failure_ms
+    return HotRecord(f"{prefix}:machine:{health.machine_id}", health.version, {
+        "health": health.health, "window_end_ms": health.window_end_ms,
+        "time_to_failure_ms": "" if ttf is None else ttf,
+        **{f"anomaly_{s}": health.sensor_anomaly.get(s, 0.0) for s in SENSORS},
+        "faulty_sensors": ",".join(health.faulty_sensors), "reasons": ",".join(health.reasons),
+        "active_alerts": ",".join(health.active_alerts), "updated_at_ms": now_ms,
+    }, event_time_ms=health.window_end_ms)
+
+
+def alert_hot_record(alert: Alert, prefix: str) -> "HotRecord":
+    """`<prefix>:alert:<alert_id>` plus its place in the `<prefix>:alerts` feed; version 2 marks it resolved."""
+    from udfs.redis_writer import HotRecord
+
+    return HotRecord(f"{prefix}:alert:{alert.alert_id}", alert.version, {
+        "alert_id": alert.alert_id, "machine_id": alert.machine_id, "kind": alert.kind, "sensor": alert.sensor,
+        "health": alert.health, "reasons": ",".join(alert.reasons), "event_time_ms": alert.event_time_ms,
+        "active": int(alert.active), "resolved_ms": "" if alert.resolved_ms is None else alert.resolved_ms,
+    }, index_key=f"{prefix}:alerts", index_score=alert.event_time_ms, index_member=alert.alert_id,
+        event_time_ms=alert.event_time_ms if alert.active else alert.resolved_ms)
+
+
+def bounded_out_of_orderness(bound_ms: int) -> Callable[[int], int]:
+    """Flink's BoundedOutOfOrdernessWatermarks: the newest event time seen, minus the bound, minus 1."""
+    return lambda max_event_time_ms: max_event_time_ms - bound_ms - 1
+
+
+def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
+           watermark_fn: Callable[[int], int] | None = None) -> list:
+    """What the Flink operator emits for `readings` in this arrival order, timers included.
+
+    Each reading is applied at the current watermark, then the watermark advances to
+    `watermark_fn(newest event time)` and every due timer fires (one event-time timer per
+    machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does.
+    """
+    monitor = MachineMonitor(model)
+    watermark_fn = watermark_fn or bounded_out_of_orderness(0)
+    states: dict[str, MachineState] = {}
+    timers: dict[str, int] = {}
+    queue: list[tuple[int, str]] = []
+    outputs: list = []
+
+    def schedule(machine: str) -> None:
+        timer = monitor.next_timer(states[machine])
+        if timer is None:
+            timers.pop(machine, None)
+        elif timers.get(machine) != timer:
+            timers[machine] = timer
+            heapq.heappush(queue, (timer, machine))
+
+    def fire(watermark: int) -> None:
+        while queue and queue[0][0] <= watermark:
+            timer, machine = heapq.heappop(queue)
+            if timers.get(machine) != timer:
+                continue
+            del timers[machine]
+            states[machine], out = monitor.on_timer(states[machine], timer)
+            outputs.extend(out)
+            schedule(machine)
+
+    watermark, newest = MIN_WATERMARK, None
+    for reading in readings:
+        machine = reading.machine_id
+        states[machine], out = monitor.apply(states.get(machine) or MachineState(), reading, watermark)
+        outputs.extend(out)
+        schedule(machine)
+        newest = reading.event_time_ms if newest is None else max(newest, reading.event_time_ms)
+        watermark = max(watermark, watermark_fn(newest))
+        fire(watermark)
+    fire(MAX_WATERMARK)
+    return outputs
