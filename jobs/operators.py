@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext
 
 from udfs.codec import DecodeError, unframe
@@ -48,13 +47,6 @@ class DecodeEvents(ProcessFunction):
             return
         self.decoded.inc()
         yield self.event_type.key(event), event.event_time_ms, unframe(value)[1]
-
-
-class EventTime(TimestampAssigner):
-    """Event time is the event's own `event_time_ms`, carried as field 1 of decoded tuples."""
-
-    def extract_timestamp(self, value, record_timestamp) -> int:
-        return value[1]
 
 
 class HotResultFunction(KeyedProcessFunction):

@@ -169,8 +169,14 @@ def _kafka_security(builder, config: JobConfig):
 
 
 def kafka_bytes(env, config: JobConfig):
-    """Raw record values from the input topic; offsets live in checkpoints."""
-    from pyflink.common import WatermarkStrategy
+    """Raw record values from the input topic; offsets live in checkpoints.
+
+    Event time is the Kafka record timestamp, which producers set to the event's
+    `event_time_ms` (the generator does). Watermarks are made per partition inside the
+    source, so one partition read ahead of another never makes the other's events late,
+    and an idle partition stops holding the watermark back after `idleness_ms`.
+    """
+    from pyflink.common import Duration, WatermarkStrategy
     from pyflink.common.serialization import ByteArraySchema
     from pyflink.datastream.connectors.kafka import KafkaOffsetResetStrategy, KafkaOffsetsInitializer, KafkaSource
 
@@ -191,8 +197,9 @@ def kafka_bytes(env, config: JobConfig):
     if k.bounded:
         builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
     source = _kafka_security(builder, config).build()
-    return env.from_source(source, WatermarkStrategy.no_watermarks(), f"kafka:{k.input_topic}").uid(
-        f"{config.job}-kafka-source")
+    watermarks = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(k.max_out_of_orderness_ms))
+                  .with_idleness(Duration.of_millis(k.idleness_ms)))
+    return env.from_source(source, watermarks, f"kafka:{k.input_topic}").uid(f"{config.job}-kafka-source")
 
 
 @dataclass(frozen=True)
@@ -204,25 +211,19 @@ class DecodedStreams:
 def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
     """Decode + validate in one Python step; failures become DeadLetter records on a side output.
 
-    Valid events continue as (key, event_time_ms, payload) with event-time timestamps and
-    watermarks (bounded out-of-orderness, idleness) assigned.
+    Valid events continue as (key, event_time_ms, payload without framing).
     """
-    from pyflink.common import Duration, Types, WatermarkStrategy
+    from pyflink.common import Types
     from pyflink.datastream import OutputTag
 
-    from jobs.operators import DecodeEvents, EventTime
+    from jobs.operators import DecodeEvents
 
     tag = OutputTag(DEAD_LETTER_TAG_NAME, Types.PRIMITIVE_ARRAY(Types.BYTE()))
     event_row = Types.TUPLE([Types.STRING(), Types.LONG(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
     events = stream.process(
         DecodeEvents(event_type, config.kafka.input_topic, config.job, tag), output_type=event_row
     ).name("decode+validate").uid(f"{config.job}-decode")
-
-    strategy = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(config.kafka.max_out_of_orderness_ms))
-                .with_idleness(Duration.of_millis(config.kafka.idleness_ms))
-                .with_timestamp_assigner(EventTime()))
-    timed = events.assign_timestamps_and_watermarks(strategy).name("event-time").uid(f"{config.job}-event-time")
-    return DecodedStreams(timed, events.get_side_output(tag))
+    return DecodedStreams(events, events.get_side_output(tag))
 
 
 def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     from jobs.topology import COLD_BUCKET
-    from streamsuite.generator import KafkaOutput, generate
+    from streamsuite.generator import generate
 
     settings = StackSettings.from_env()
     say = lambda line: print(line, flush=True)  # noqa: E731
@@ -57,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
     rate = args.cards / 1800  # a card pays about every half hour
     stream = generate("fraud", count=args.count, keys=args.cards, seed=args.seed, poison=args.poison, rate=rate,
                       start_time_ms=int(time.time() * 1000 - args.count / rate * 1000))
-    output = KafkaOutput(settings.kafka_bootstrap, source)
-    for key, value in stream.records:
-        output.write(key, value)
-    output.close()
+    stream.publish(settings.kafka_bootstrap, source)
 
     prefix, s3_prefix = f"demo:{run_id}", f"demo/{run_id}"
     say("3/4 running the fraud job on a local mini-cluster until the end of the input ...")

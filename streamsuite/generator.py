@@ -121,6 +121,9 @@ class Record(NamedTuple):
     key: bytes
     value: bytes
     label: Label
+    # Written as the Kafka record timestamp, so Flink's source derives per-partition
+    # watermarks from it; poison carries the time of the event before it.
+    event_time_ms: int = 0
 
 
 class _Emitted(NamedTuple):
@@ -1090,7 +1093,7 @@ class EventStream:
                 break
             template = item
             self._note(item)
-            yield Record(item.key, item.value, item.label)
+            yield Record(item.key, item.value, item.label, item.event_time_ms)
         while positions:
             positions.popleft()
             yield self._poison_record(template)
@@ -1110,14 +1113,14 @@ class EventStream:
 
     def _poison_record(self, template: _Emitted | None) -> Record:
         if template is None:
-            key = b"poison"
-            message = example_event(self.params.domain, "template", self.params.start_time_ms)
+            key, time_ms = b"poison", self.params.start_time_ms
+            message = example_event(self.params.domain, "template", time_ms)
         else:
-            key, message = template.key, template.message
+            key, message, time_ms = template.key, template.message, template.event_time_ms
         kind, poison_id, value, reason = self._poison.make(message)
         self._poison_log.append({"index": self.messages, "kind": kind, "reason": reason})
         self.messages += 1
-        return Record(key, value, Label("poison", poison_id, (kind,)))
+        return Record(key, value, Label("poison", poison_id, (kind,)), time_ms)
 
     def truth(self) -> dict[str, Any]:
         """The ground truth of what was generated so far (all of it once iteration finished)."""
@@ -1156,16 +1159,26 @@ class GeneratedStream:
     records: list[tuple[bytes, bytes]]
     labels: list[Label]
     truth: dict[str, Any]
+    times_ms: list[int]
+
+    def publish(self, bootstrap: str, topic: str) -> int:
+        """Produce every record, keyed and timestamped, to `topic`; returns how many."""
+        output = KafkaOutput(bootstrap, topic)
+        for (key, value), time_ms in zip(self.records, self.times_ms):
+            output.write(key, value, time_ms)
+        output.close()
+        return output.written
 
 
 def generate(domain: str, **options: Any) -> GeneratedStream:
     """The whole stream in memory, for tests and the reference oracle; options as `EventStream`."""
     stream = EventStream(domain, **options)
-    records, labels = [], []
-    for key, value, label in stream:
+    records, labels, times = [], [], []
+    for key, value, label, time_ms in stream:
         records.append((key, value))
         labels.append(label)
-    return GeneratedStream(records, labels, stream.truth())
+        times.append(time_ms)
+    return GeneratedStream(records, labels, stream.truth(), times)
 
 
 # ---------------------------------------------------------------- outputs
@@ -1217,7 +1230,7 @@ class FileOutput:
         self._file = open(self._partial, "wb")
         self.written = 0
 
-    def write(self, key: bytes, value: bytes) -> None:
+    def write(self, key: bytes, value: bytes, timestamp_ms: int | None = None) -> None:
         self._file.write(_LENGTH.pack(len(key)) + key + _LENGTH.pack(len(value)) + value)
         self.written += 1
 
@@ -1290,10 +1303,11 @@ class KafkaOutput:
         if not self.first_error:
             self.first_error = error.str()
 
-    def write(self, key: bytes, value: bytes) -> None:
+    def write(self, key: bytes, value: bytes, timestamp_ms: int | None = None) -> None:
+        extra = {"timestamp": timestamp_ms} if timestamp_ms else {}
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._producer.produce(self.topic, value=value, key=key, on_delivery=self._on_delivery, **extra)
                 break
             except BufferError:
                 self._producer.poll(0.05)
@@ -1446,13 +1460,13 @@ def run(args: argparse.Namespace) -> int:
             output = KafkaOutput(args.bootstrap, args.topic, args.partitions, args.broker_timeout)
         progress = _Progress(f"generate {args.domain}", stream.expected_messages, args.duration is None, args.quiet)
         started = time.monotonic()
-        for key, value, _ in stream:
+        for key, value, _, time_ms in stream:
             if args.realtime:
                 due = started + output.written / stream.params.rate
                 wait = due - time.monotonic()
                 if wait > 0.001:
                     time.sleep(wait)
-            output.write(key, value)
+            output.write(key, value, time_ms)
             progress.update(output.written)
         output.close()
     except OutputError as exc:

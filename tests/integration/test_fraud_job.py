@@ -11,7 +11,7 @@ import redis
 
 from jobs.runtime import event_date
 from jobs.topology import COLD_BUCKET
-from streamsuite.generator import KafkaOutput, generate
+from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
@@ -29,10 +29,7 @@ def fraud_run(stack):
     run = uuid.uuid4().hex[:8]
     source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
     stream = generate("fraud", count=4000, keys=150, seed=23, poison=POISON, framing="confluent")
-    output = KafkaOutput(settings.kafka_bootstrap, source)
-    for key, value in stream.records:
-        output.write(key, value)
-    output.close()
+    stream.publish(settings.kafka_bootstrap, source)
     prefix = f"test:{run}"
     command = job_command("jobs.fraud_scoring", settings, input_topic=source, dead_letter_topic=dead, run_id=run,
                           extra=["--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=0"])

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from streamsuite.generator import KafkaOutput, generate
+from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from tests.kafka_helpers import fresh_topics
 
@@ -54,10 +54,7 @@ def test_job_metrics_are_exposed(stack):
     settings = stack.settings
     source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
     stream = generate("fraud", count=30_000, keys=500, seed=4, poison=10)
-    output = KafkaOutput(settings.kafka_bootstrap, source)
-    for key, value in stream.records:
-        output.write(key, value)
-    output.close()
+    stream.publish(settings.kafka_bootstrap, source)
     port = free_port()
     # Unbounded, so the operators (and their metrics) stay up until every record has been counted.
     command = job_command("jobs.fraud_scoring", settings, input_topic=source, dead_letter_topic=dead,
