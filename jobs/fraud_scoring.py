@@ -82,7 +82,7 @@ class ScoreTransactions(HotResultFunction):
 
 def build(env, config: JobConfig) -> None:
     decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "CardTransaction")
-    runtime.dead_letter_sink(decoded, config)
+    runtime.dead_letter_sink(config, decoded.dead_letters)
     scored = (decoded.events
               .key_by(lambda event: event[0], key_type=Types.STRING())
               .process(ScoreTransactions(config), output_type=SCORE_COLUMNS.row_type())

@@ -92,8 +92,30 @@ class HotResultFunction(KeyedProcessFunction):
             self.event_to_hot.update(max(0, now - event_time))
 
     def on_timer(self, timestamp: int, ctx):
-        self.flush()
+        """Processing-time timers flush the hot batch; event-time timers belong to the job."""
+        from pyflink.datastream import TimeDomain
+
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
+            self.flush()
+            return iter(())
+        return self.on_event_time(timestamp, ctx)
+
+    def on_event_time(self, timestamp: int, ctx):
         return iter(())
+
+    def reschedule(self, due: int | None, registered, ctx) -> None:
+        """Keep exactly one event-time timer per key, at `due` (the domain core says when)."""
+        current = registered.value()
+        if current == due:
+            return
+        timers = ctx.timer_service()
+        if current is not None:
+            timers.delete_event_time_timer(current)
+        if due is None:
+            registered.clear()
+        else:
+            timers.register_event_time_timer(due)
+            registered.update(due)
 
     def close(self) -> None:
         if self.writer is not None:

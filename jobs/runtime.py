@@ -243,8 +243,10 @@ def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:
     stream.sink_to(_kafka_security(builder, config).build()).name(f"kafka:{topic}").uid(f"{config.job}-{name}-sink")
 
 
-def dead_letter_sink(decoded: DecodedStreams, config: JobConfig) -> None:
-    kafka_bytes_sink(decoded.dead_letters, config, config.kafka.dead_letter_topic, "dead-letters")
+def dead_letter_sink(config: JobConfig, dead_letters, *more) -> None:
+    """All of a job's dead letters (undecodable input, late events) to one exactly-once topic."""
+    stream = dead_letters.union(*more) if more else dead_letters
+    kafka_bytes_sink(stream, config, config.kafka.dead_letter_topic, "dead-letters")
 
 
 prepare_process_environment()

@@ -34,3 +34,24 @@ def fraud_oracle(records: list[tuple[bytes, bytes]], model: FraudModel | None = 
         if scorer.is_alert(scored):
             oracle.alerts.append(scored)
     return oracle
+
+
+@dataclass
+class InventoryOracle:
+    states: dict
+    outputs: list
+    poison: list[bytes]
+
+
+def inventory_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orderness_ms: int = 5_000) -> InventoryOracle:
+    """Replay valid movements in stream order (a key's order is its partition's order) as the operator does."""
+    from udfs.inventory import Movement, bounded_watermarks, replay
+
+    movements, poison = [], []
+    for _, value in records:
+        try:
+            movements.append(Movement.from_message(EVENT_TYPES["InventoryMovement"].parse(value)))
+        except DecodeError:
+            poison.append(value)
+    states, outputs = replay(movements, model, bounded_watermarks(movements, out_of_orderness_ms))
+    return InventoryOracle(states, outputs, poison)

@@ -62,7 +62,6 @@ Redis (prefix = redis.key_prefix):
 """
 from __future__ import annotations
 
-import copy
 import heapq
 import json
 import math
@@ -143,16 +142,19 @@ class MaintenanceModel:
 
     def __post_init__(self) -> None:
         if self.slide_ms <= 0 or self.window_ms <= 0 or self.window_ms % self.slide_ms:
-            raise ValueError(f"window {self.window_ms} ms must be a positive multiple of the slide {self.slide_ms} ms")
+            raise ValueError(f"window {self.window_ms} ms must be a positive multiple of the slide "
+                             f"{self.slide_ms} ms")
         if self.allowed_lateness_ms < 0:
             raise ValueError(f"allowed lateness {self.allowed_lateness_ms} ms must not be negative")
         if self.silence_ms <= self.allowed_lateness_ms:
             raise ValueError(f"silence {self.silence_ms} ms must exceed the allowed lateness "
-                             f"{self.allowed_lateness_ms} ms, or an accepted reading could end a silence already reported")
+                             f"{self.allowed_lateness_ms} ms, or a reading still accepted could end a silence "
+                             f"already reported")
         if not 0.0 < self.ewma_alpha <= 1.0:
             raise ValueError(f"ewma_alpha {self.ewma_alpha} must be in (0, 1]")
         if self.baseline_windows < 1 or self.stuck_min_readings < 2 or self.ttf_horizon_ms <= 0:
-            raise ValueError("baseline_windows must be 1 or more, stuck_min_readings 2 or more, ttf_horizon_ms positive")
+            raise ValueError("baseline_windows must be 1 or more, stuck_min_readings 2 or more, "
+                             "ttf_horizon_ms positive")
         if self.anomaly_z <= 0:
             raise ValueError(f"anomaly_z {self.anomaly_z} must be positive")
         if not 0.0 < self.health_alert_threshold < 1.0 or self.health_clear_margin < 0:
@@ -173,7 +175,8 @@ class MaintenanceModel:
                 raise ValueError(f"noise floor of {s} is {self.noise_floor[s]}; it must be positive")
             threshold = self.failure_thresholds[s]
             if threshold != math.inf and not low < threshold <= high:
-                raise ValueError(f"failure threshold of {s} {threshold} is outside its plausible range [{low}, {high}]")
+                raise ValueError(f"failure threshold of {s} {threshold} is outside its plausible range "
+                                 f"[{low}, {high}]")
 
     @property
     def panes_per_window(self) -> int:
@@ -297,7 +300,7 @@ def utc_date(time_ms: int) -> str:
 
 
 def ewma(mean: float, variance: float, x: float, alpha: float) -> tuple[float, float]:
-    """Exponentially weighted mean and variance after observing x (West's incremental form)."""
+    """Exponentially weighted mean and variance after observing x (Finch 2009, incremental form)."""
     delta = x - mean
     return mean + alpha * delta, (1.0 - alpha) * (variance + alpha * delta * delta)
 
@@ -413,7 +416,9 @@ class MachineMonitor:
     def on_timer(self, state: MachineState, timestamp_ms: int) -> tuple[MachineState, list]:
         """Everything due at or before `timestamp_ms`, in event-time order (windows first on a tie)."""
         m = self.model
-        st = copy.deepcopy(state)
+        # Panes and alert entries already in `state` are never changed in place; the lists
+        # that hold them are copied.
+        st = replace(state, baseline=list(state.baseline), alerts=list(state.alerts))
         outputs: list = []
         while True:
             ends = self._pending_ends(st)
@@ -463,59 +468,26 @@ class MachineMonitor:
                  for index in range(first, first + m.panes_per_window) if index in st.panes]
         sums = {s: _merge((shift, pane[i]) for shift, pane in panes if pane[i] is not None)
                 for i, s in enumerate(SENSORS, 1)}
-        features: dict = {}
-        for s in SENSORS:
-            features.update(_statistics(s, sums[s]))
+        features = {name: value for s in SENSORS for name, value in _statistics(s, sums[s]).items()}
         outputs.append(WindowFeatures(st.machine_id, start, end, sum(pane[0] for _, pane in panes), features))
 
         changed = self._update_faults(st, sums, end)
         faulty = {a[5] for a in st.alerts if a[0] in ("stuck", "impossible")}
-        anomaly, signals, ttfs, learn = {}, [], [], []
+        anomaly, signals, ttfs = {s: 0.0 for s in SENSORS}, [], []
         for i, s in enumerate(SENSORS):
-            n = sums[s][0]
-            windows, mu, var, _ = st.baseline[i]
-            anomaly[s] = 0.0
-            if not n or s in faulty:
-                continue
-            mean = features[f"{s}_mean"]
-            ready = windows >= m.baseline_windows
-            z = z_score(mean, mu, var, m.noise_floor[s]) if ready else 0.0
-            anomaly[s] = round(abs(z), 6)
-            signals.append((m.anomaly_weight * _clamp((abs(z) - m.anomaly_z) / m.anomaly_z), f"{s}:anomaly"))
-            if not ready or abs(z) < m.anomaly_z:
-                learn.append(i)
-            threshold = m.failure_thresholds[s]
-            if threshold == math.inf:
-                continue
-            level, slope = _trend(sums[s], m.window_ms)
-            limit = _quantize(threshold)
-            # A trend counts only once the sensor has risen off its baseline: a few readings
-            # in a partial window make a steep line out of noise.
-            over = sums[s][1] >= n * limit
-            ttf = 0 if over else time_to_failure_ms(level, slope, limit) if z >= m.anomaly_z else None
-            if ttf is not None:
-                ttfs.append(ttf)
-                signals.append((m.trend_weight * _clamp(1 - ttf / m.ttf_horizon_ms), f"{s}:trend"))
-            if ready:
-                proximity = 1.0 if threshold <= mu else (mean - mu) / (threshold - mu)
-                signals.append((m.proximity_weight * _clamp(proximity), f"{s}:near_failure"))
-        for i in learn:
-            s = SENSORS[i]
-            windows, mu, var, spread = st.baseline[i]
-            std = features[f"{s}_std"]
-            if windows:
-                mu, var = ewma(mu, var, features[f"{s}_mean"], m.ewma_alpha)
-                spread += m.ewma_alpha * (std - spread)
-            else:
-                mu, var, spread = features[f"{s}_mean"], 0.0, std
-            st.baseline[i] = [windows + 1, mu, var, spread]
-
+            if sums[s][0] and s not in faulty:
+                z, ttf, sensor_signals = self._assess(s, sums[s], features, st.baseline[i])
+                anomaly[s] = round(abs(z), 6)
+                signals += sensor_signals
+                ttfs += [] if ttf is None else [ttf]
+                st.baseline[i] = self._learn(st.baseline[i], features, s, z)
         survive = 1.0
         for contribution, _ in signals:
             survive *= 1.0 - contribution
         health = round(survive, 6)
         reasons = tuple(name for c, name in sorted(signals, key=lambda x: (-x[0], x[1]))
                         if c >= m.reason_min_contribution)
+
         for alert, resolved_ms in changed:
             if resolved_ms is None:
                 alert[3] = health
@@ -534,6 +506,45 @@ class MachineMonitor:
                                      tuple(s for s in SENSORS if s in faulty), reasons,
                                      tuple(a[1] for a in st.alerts), st.version))
         self._set_closed_end(st, end)
+
+    def _assess(self, s: str, sums: tuple, features: dict, baseline: list) -> tuple[float, int | None, list]:
+        """One healthy sensor's signed z, time to failure and (contribution, reason) signals."""
+        m = self.model
+        windows, mu, var, _ = baseline
+        mean = features[f"{s}_mean"]
+        ready = windows >= m.baseline_windows
+        z = z_score(mean, mu, var, m.noise_floor[s]) if ready else 0.0
+        signals = [(m.anomaly_weight * _clamp((abs(z) - m.anomaly_z) / m.anomaly_z), f"{s}:anomaly")]
+        threshold = m.failure_thresholds[s]
+        if threshold == math.inf:
+            return z, None, signals
+        n, limit = sums[0], _quantize(threshold)
+        if sums[1] >= n * limit:
+            ttf = 0
+        elif z >= m.anomaly_z:
+            # Only a sensor that has risen off its baseline has a trend worth extrapolating:
+            # a few readings in a partial window make a steep line out of noise.
+            ttf = time_to_failure_ms(*_trend(sums, m.window_ms), limit)
+        else:
+            ttf = None
+        if ttf is not None:
+            signals.append((m.trend_weight * _clamp(1 - ttf / m.ttf_horizon_ms), f"{s}:trend"))
+        if ready:
+            proximity = 1.0 if threshold <= mu else (mean - mu) / (threshold - mu)
+            signals.append((m.proximity_weight * _clamp(proximity), f"{s}:near_failure"))
+        return z, ttf, signals
+
+    def _learn(self, baseline: list, features: dict, s: str, z: float) -> list:
+        """The baseline after this window; anomalous windows are not learnt, so degradation stays visible."""
+        m = self.model
+        windows, mu, var, spread = baseline
+        if windows >= m.baseline_windows and abs(z) >= m.anomaly_z:
+            return baseline
+        mean, std = features[f"{s}_mean"], features[f"{s}_std"]
+        if not windows:
+            return [1, mean, 0.0, std]
+        mu, var = ewma(mu, var, mean, m.ewma_alpha)
+        return [windows + 1, mu, var, spread + m.ewma_alpha * (std - spread)]
 
     def _update_faults(self, st: MachineState, sums: dict, end: int) -> list[tuple[list, int | None]]:
         """Opens and closes sensor faults for this window: the (alert, resolved_ms or None) that changed."""

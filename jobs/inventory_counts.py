@@ -1,0 +1,119 @@
+"""Inventory counts: stock movements -> exact levels, windowed sales, low-stock alerts -> Redis and S3.
+
+    Kafka inventory.movements -> decode+validate --(bad bytes, late events)--> Kafka inventory.deadletter
+                                    |
+                          key by store|sku
+                                    |
+       CountStock (StockState: levels, reservations, dedup ids, open windows; one event-time timer)
+            |              |                                     |
+   Redis <p>:level:<store>:<sku>, <p>:alert:<id>,     S3 inventory/levels/dt=...   S3 inventory/windows/dt=...
+         <p>:alerts:active, <p>:top:<store>:<window>   (every level change)         (closed sales windows)
+
+Run locally: `python -m jobs.inventory_counts [--bounded] [--set key=value ...]`; the same file is
+what `flink run -py` submits.
+"""
+from __future__ import annotations
+
+import sys
+
+from pyflink.common import Row, Types
+from pyflink.datastream import OutputTag
+from pyflink.datastream.state import ValueStateDescriptor
+
+from jobs import runtime
+from jobs.config import JobConfig
+from jobs.operators import HotResultFunction, dead_letter_bytes
+from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
+from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
+                            Movement, Oversell, StockKeeper, StockState, WindowClosed, alert_hot_record,
+                            latest_window_hot_record, level_hot_record, top_sellers_hot_record)
+
+LEVEL_COLUMNS = runtime.columns(
+    ("store_id", "STRING"), ("sku", "STRING"), ("on_hand", "BIGINT"), ("reserved", "BIGINT"),
+    ("available", "BIGINT"), ("version", "BIGINT"), ("event_time_ms", "BIGINT"), ("oversold", "BOOLEAN"),
+    ("dt", "STRING"))
+WINDOW_COLUMNS = runtime.columns(
+    ("store_id", "STRING"), ("sku", "STRING"), ("window_start_ms", "BIGINT"), ("window_end_ms", "BIGINT"),
+    ("sales_qty", "BIGINT"), ("sales_count", "BIGINT"), ("returns_qty", "BIGINT"), ("restock_qty", "BIGINT"),
+    ("dt", "STRING"))
+WINDOWS = OutputTag("windows", WINDOW_COLUMNS.row_type())
+LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
+
+
+class CountStock(HotResultFunction):
+    """Keyed by store|sku: the StockKeeper over checkpointed state, outputs to Redis, S3 and late data."""
+
+    def __init__(self, config: JobConfig):
+        super().__init__(config.redis.url, config.redis.max_batch, config.redis.max_delay_ms)
+        self.model = config.model
+        self.prefix = config.redis.key_prefix
+        self.source_topic = config.kafka.input_topic
+
+    def open(self, runtime_context):
+        super().open(runtime_context)
+        self.stock = runtime_context.get_state(ValueStateDescriptor("stock", Types.STRING()))
+        self.timer = runtime_context.get_state(ValueStateDescriptor("timer", Types.LONG()))
+        self.keeper = StockKeeper(self.model)
+        self.late = self.metrics.counter("events_late")
+        self.duplicates = self.metrics.counter("events_duplicate")
+        self.oversells = self.metrics.counter("oversells")
+        self.alerts = self.metrics.counter("alerts")
+
+    def process_element(self, value, ctx):
+        movement = Movement.from_message(InventoryMovement.FromString(value[2]))
+        state, outputs = self.keeper.apply(StockState.from_json(self.stock.value()), movement,
+                                           ctx.timer_service().current_watermark())
+        return self._emit(state, outputs, ctx, value[2])
+
+    def on_event_time(self, timestamp, ctx):
+        state, outputs = self.keeper.on_timer(StockState.from_json(self.stock.value()), timestamp)
+        return self._emit(state, outputs, ctx, b"")
+
+    def _emit(self, state: StockState, outputs: list, ctx, payload: bytes):
+        self.stock.update(state.to_json())
+        self.reschedule(self.keeper.next_timer(state), self.timer, ctx)
+        now = runtime.now_ms()
+        for out in outputs:
+            if isinstance(out, LevelChanged):
+                self.hot(level_hot_record(out, self.prefix, now), ctx)
+                yield Row(out.store_id, out.sku, out.on_hand, out.reserved, out.available, out.version,
+                          out.event_time_ms, out.oversold, runtime.event_date(out.event_time_ms))
+            elif isinstance(out, (LowStockAlert, LowStockCleared)):
+                if isinstance(out, LowStockAlert):
+                    self.alerts.inc()
+                self.hot(alert_hot_record(out, self.prefix), ctx)
+            elif isinstance(out, WindowClosed):
+                self.hot(top_sellers_hot_record(out, self.prefix), ctx)
+                self.hot(latest_window_hot_record(out, self.prefix), ctx)
+                yield WINDOWS, Row(out.store_id, out.sku, out.window_start_ms, out.window_end_ms, out.sales_qty,
+                                   out.sales_count, out.returns_qty, out.restock_qty,
+                                   runtime.event_date(out.window_start_ms))
+            elif isinstance(out, LateEvent):
+                self.late.inc()
+                yield LATE, dead_letter_bytes(payload, f"late: {out.reason}", self.source_topic, "inventory",
+                                              out.event_time_ms)
+            elif isinstance(out, Duplicate):
+                self.duplicates.inc()
+            elif isinstance(out, Oversell):
+                self.oversells.inc()
+
+
+def build(env, config: JobConfig) -> None:
+    decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "InventoryMovement")
+    levels = (decoded.events
+              .key_by(lambda event: event[0], key_type=Types.STRING())
+              .process(CountStock(config), output_type=LEVEL_COLUMNS.row_type())
+              .name("count-stock").uid("inventory-count-stock"))
+    runtime.dead_letter_sink(config, decoded.dead_letters, levels.get_side_output(LATE))
+    cold = runtime.ColdSink(env, config)
+    cold.add("levels", levels, LEVEL_COLUMNS)
+    cold.add("windows", levels.get_side_output(WINDOWS), WINDOW_COLUMNS)
+    cold.attach()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return runtime.run_job("inventory", "jobs.inventory_counts", InventoryModel(), build, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
