@@ -55,3 +55,16 @@ def inventory_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orde
             poison.append(value)
     states, outputs = replay(movements, model, bounded_watermarks(movements, out_of_orderness_ms))
     return InventoryOracle(states, outputs, poison)
+
+
+def maintenance_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orderness_ms: int = 5_000):
+    """Outputs of the maintenance operator over the valid readings, and the poison."""
+    from udfs.maintenance import Reading, bounded_out_of_orderness, replay
+
+    readings, poison = [], []
+    for _, value in records:
+        try:
+            readings.append(Reading.from_message(EVENT_TYPES["SensorReading"].parse(value)))
+        except DecodeError:
+            poison.append(value)
+    return replay(readings, model, bounded_out_of_orderness(out_of_orderness_ms)), poison

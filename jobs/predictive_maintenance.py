@@ -1,0 +1,99 @@
+"""Predictive maintenance: sensor readings -> sliding-window features, health, alerts -> Redis and S3.
+
+    Kafka maintenance.readings -> decode+validate --(bad bytes, late readings)--> Kafka maintenance.deadletter
+                                      |
+                              key by machine_id
+                                      |
+         MonitorMachine (MachineState: pane aggregates, EWMA baseline, faults, silence; one event-time timer)
+                  |                                               |
+   Redis <p>:machine:<id>, <p>:alert:<id>, <p>:alerts         S3 maintenance/features/dt=.../
+   (health, anomaly per sensor, time to failure, alerts)       (window features, columns in udfs/maintenance.py)
+
+Run locally: `python -m jobs.predictive_maintenance [--bounded] [--set key=value ...]`; the same file is
+what `flink run -py` submits.
+"""
+from __future__ import annotations
+
+import sys
+
+from pyflink.common import Row, Types
+from pyflink.datastream import OutputTag
+from pyflink.datastream.state import ValueStateDescriptor
+
+from jobs import runtime
+from jobs.config import JobConfig
+from jobs.operators import HotResultFunction, dead_letter_bytes
+from streamsuite_proto.v1.maintenance_pb2 import SensorReading
+from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
+                              MaintenanceModel, Reading, WindowFeatures, alert_hot_record, health_hot_record)
+
+FEATURES = runtime.columns(*FEATURE_COLUMNS)
+LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
+
+
+class MonitorMachine(HotResultFunction):
+    """Keyed by machine: the MachineMonitor over checkpointed state, outputs to Redis, S3 and late data."""
+
+    def __init__(self, config: JobConfig):
+        super().__init__(config.redis.url, config.redis.max_batch, config.redis.max_delay_ms)
+        self.model = config.model
+        self.prefix = config.redis.key_prefix
+        self.source_topic = config.kafka.input_topic
+
+    def open(self, runtime_context):
+        super().open(runtime_context)
+        self.machine = runtime_context.get_state(ValueStateDescriptor("machine", Types.STRING()))
+        self.timer = runtime_context.get_state(ValueStateDescriptor("timer", Types.LONG()))
+        self.monitor = MachineMonitor(self.model)
+        self.late = self.metrics.counter("events_late")
+        self.alerts = self.metrics.counter("alerts")
+        self.windows = self.metrics.counter("windows")
+
+    def process_element(self, value, ctx):
+        reading = Reading.from_message(SensorReading.FromString(value[2]))
+        state, outputs = self.monitor.apply(MachineState.from_json(self.machine.value()), reading,
+                                            ctx.timer_service().current_watermark())
+        return self._emit(state, outputs, ctx, value[2])
+
+    def on_event_time(self, timestamp, ctx):
+        state, outputs = self.monitor.on_timer(MachineState.from_json(self.machine.value()), timestamp)
+        return self._emit(state, outputs, ctx, b"")
+
+    def _emit(self, state: MachineState, outputs: list, ctx, payload: bytes):
+        self.machine.update(state.to_json())
+        self.reschedule(self.monitor.next_timer(state), self.timer, ctx)
+        now = runtime.now_ms()
+        for out in outputs:
+            if isinstance(out, WindowFeatures):
+                self.windows.inc()
+                yield Row(*out.row())
+            elif isinstance(out, MachineHealth):
+                self.hot(health_hot_record(out, self.prefix, now), ctx)
+            elif isinstance(out, Alert):
+                if out.active:
+                    self.alerts.inc()
+                self.hot(alert_hot_record(out, self.prefix), ctx)
+            elif isinstance(out, LateReading):
+                self.late.inc()
+                yield LATE, dead_letter_bytes(payload, f"late: {out.reason}", self.source_topic, "maintenance",
+                                              out.reading.event_time_ms)
+
+
+def build(env, config: JobConfig) -> None:
+    decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "SensorReading")
+    features = (decoded.events
+                .key_by(lambda event: event[0], key_type=Types.STRING())
+                .process(MonitorMachine(config), output_type=FEATURES.row_type())
+                .name("monitor-machine").uid("maintenance-monitor-machine"))
+    runtime.dead_letter_sink(config, decoded.dead_letters, features.get_side_output(LATE))
+    cold = runtime.ColdSink(env, config)
+    cold.add("features", features, FEATURES)
+    cold.attach()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return runtime.run_job("maintenance", "jobs.predictive_maintenance", MaintenanceModel(), build, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
