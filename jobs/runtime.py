@@ -427,7 +427,7 @@ def run_job(job: str, module: str, model, build, argv: Sequence[str] | None = No
         print(f"{config.runtime.job_name}: running ({mode}) from {config.kafka.input_topic} at "
               f"{config.kafka.bootstrap_servers}; logs in {os.environ.get('FLINK_LOG_DIR')}", flush=True)
         t0 = time.monotonic()
-        env.execute(config.runtime.job_name)
+        result = env.execute(config.runtime.job_name)
     except SetupError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 1
@@ -438,5 +438,17 @@ def run_job(job: str, module: str, model, build, argv: Sequence[str] | None = No
         print(f"{parser.prog}: the job failed: {root_cause(exc)} (logs in {os.environ.get('FLINK_LOG_DIR')})",
               file=sys.stderr)
         return 1
-    print(f"{config.runtime.job_name}: finished in {time.monotonic() - t0:.1f} s", flush=True)
+    if _detached(result):
+        print(f"{config.runtime.job_name}: submitted as job {result.get_job_id()} (detached)", flush=True)
+    else:
+        print(f"{config.runtime.job_name}: finished in {time.monotonic() - t0:.1f} s", flush=True)
     return 0
+
+
+def _detached(result) -> bool:
+    """`flink run --detached` hands back a result that has no runtime yet."""
+    try:
+        result.get_net_runtime()
+        return False
+    except Exception:
+        return True

@@ -37,6 +37,24 @@ def cmd_stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from streamsuite.cluster import FlinkCluster
+    from streamsuite.stack import StackSettings
+
+    cluster = FlinkCluster(StackSettings.from_env(flink_rest_port=args.rest_port),
+                           say=lambda line: print(line, flush=True))
+    if args.action == "up":
+        cluster.up()
+    elif args.action == "down":
+        cluster.down()
+    else:
+        states = cluster.status()
+        for name, state in states.items():
+            print(f"{name}: {state}")
+        return 0 if all(s.startswith("running") for s in states.values()) else 3
+    return 0
+
+
 def cmd_jars(args: argparse.Namespace) -> int:
     pom = project_root() / "deploy" / "pom.xml"
     print(f"resolving the JVM artifacts pinned in {pom} into {jars_dir()} ...", flush=True)
@@ -128,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--redis-port", type=int, help="Redis port (default 6379, env STREAMSUITE_REDIS_PORT)")
     stack.add_argument("--s3-port", type=int, help="S3 port (default 8333, env STREAMSUITE_S3_PORT)")
     stack.set_defaults(func=cmd_stack)
+
+    cluster = sub.add_parser("cluster", help="start, stop or inspect a local Flink standalone cluster for `flink run`")
+    cluster.add_argument("action", choices=("up", "down", "status"))
+    cluster.add_argument("--rest-port", type=int, help="REST/web UI port (default 8081, env STREAMSUITE_FLINK_REST_PORT)")
+    cluster.set_defaults(func=cmd_cluster)
 
     jars = sub.add_parser("jars", help="resolve the pinned JVM artifacts (deploy/pom.xml) into .jars/")
     jars.set_defaults(func=cmd_jars)

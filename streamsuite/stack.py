@@ -52,6 +52,9 @@ class StackSettings:
     s3_internal_base_port: int = 23330
     s3_access_key: str = "streamsuite"
     s3_secret_key: str = "streamsuite-secret"
+    # The standalone Flink cluster (`streamsuite cluster up`).
+    flink_rest_port: int = 8081
+    flink_rpc_port: int = 6123
 
     @classmethod
     def from_env(cls, **overrides) -> "StackSettings":
@@ -95,10 +98,20 @@ class Service:
     name: str
     settings: StackSettings
     startup_timeout_s: float = 60.0
+    # The run sub-folder of the group this service belongs to (`.run/<group>/<name>/`).
+    group: str = "stack"
     folder: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.folder = run_dir() / "stack" / self.name
+        self.folder = run_dir() / self.group / self.name
+
+    def port_hint(self, role: str) -> str:
+        """The setting that moves this port."""
+        return f"STREAMSUITE_{self.name.upper()}_PORT"
+
+    def environment(self) -> dict[str, str] | None:
+        """Environment of the process; None inherits ours."""
+        return None
 
     @property
     def pid_file(self) -> Path:
@@ -279,6 +292,9 @@ class S3Service(Service):
     def describe(self) -> str:
         return f"{self.settings.s3_endpoint} buckets {', '.join(BUCKETS)}"
 
+    def port_hint(self, role: str) -> str:
+        return "STREAMSUITE_S3_PORT" if role == "s3" else "STREAMSUITE_S3_INTERNAL_BASE_PORT"
+
     def command(self) -> list[str]:
         weed = Path(sys.executable).parent / "weed"
         binary = str(weed) if weed.exists() else shutil.which("weed")
@@ -398,19 +414,15 @@ def _owned_pid(service: Service) -> int | None:
 
 
 @dataclass
-class Stack:
-    """The three services, started and stopped together."""
+class ProcessGroup:
+    """Services started together (health-checked, provisioned) and stopped together by PID."""
 
     settings: StackSettings
     say: Callable[[str], None] = print
 
     @property
     def services(self) -> list[Service]:
-        return [
-            KafkaService("kafka", self.settings, startup_timeout_s=90),
-            RedisService("redis", self.settings, startup_timeout_s=30),
-            S3Service("s3", self.settings, startup_timeout_s=90),
-        ]
+        raise NotImplementedError
 
     def up(self) -> None:
         to_start = []
@@ -424,7 +436,7 @@ class Stack:
         for service, command in commands:
             with open(service.log_file, "ab") as log:
                 process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           cwd=service.folder, start_new_session=True)
+                                           cwd=service.folder, start_new_session=True, env=service.environment())
             service.pid_file.write_text(f"{process.pid}\n")
             self.say(f"{service.name}: starting (pid {process.pid})")
             started[service.name] = process
@@ -437,8 +449,7 @@ class Stack:
     def _check_ports(self, service: Service) -> None:
         for role, port in service.ports().items():
             if not _port_free(self.settings.host, port):
-                hint = "STREAMSUITE_S3_INTERNAL_BASE_PORT" if service.name == "s3" and role != "s3" \
-                    else f"STREAMSUITE_{service.name.upper()}_PORT"
+                hint = service.port_hint(role)
                 raise StackError(f"port {port} ({service.name} {role}) on {self.settings.host} is taken by another "
                                  f"process; stop it or choose another port with {hint}")
 
@@ -475,6 +486,18 @@ class Stack:
             else:
                 result[service.name] = f"not answering (pid {pid}); see {service.log_file}"
         return result
+
+
+class Stack(ProcessGroup):
+    """Kafka, Redis and S3: the services every job reads from and writes to."""
+
+    @property
+    def services(self) -> list[Service]:
+        return [
+            KafkaService("kafka", self.settings, startup_timeout_s=90),
+            RedisService("redis", self.settings, startup_timeout_s=30),
+            S3Service("s3", self.settings, startup_timeout_s=90),
+        ]
 
 
 def stop_pid(pid: int, timeout_s: float = 20.0) -> None:

@@ -1,0 +1,196 @@
+"""A real Flink standalone session cluster from the installed PyFlink: one JobManager, one TaskManager.
+
+This is what `flink run` submits to: the same Flink release as the jobs' mini-cluster,
+with our S3 plugin and Flink's metric reporters as plugins, every port on 127.0.0.1, and
+config, logs, checkpoints and savepoints under `.run/cluster/`. Metrics are read through the
+REST API: Flink's Prometheus reporter has no bind-address option (it listens on every
+interface), so the local cluster does not start it; the Kubernetes manifests do.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import urllib.request
+from pathlib import Path
+
+from streamsuite.paths import run_dir
+from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, _java
+
+
+def flink_home() -> Path:
+    import pyflink
+
+    return Path(pyflink.__file__).parent
+
+
+def cluster_dir() -> Path:
+    return run_dir() / "cluster"
+
+
+def conf_dir() -> Path:
+    return cluster_dir() / "conf"
+
+
+def savepoint_dir() -> Path:
+    return cluster_dir() / "savepoints"
+
+
+def rest_url(settings: StackSettings) -> str:
+    return f"http://{settings.host}:{settings.flink_rest_port}"
+
+
+def lib_dir() -> Path:
+    """Flink's lib/ plus flink-python from opt/: a cluster that runs Python jobs needs it on its classpath."""
+    folder = cluster_dir() / "lib"
+    folder.mkdir(parents=True, exist_ok=True)
+    jars = sorted((flink_home() / "lib").glob("*.jar")) + sorted((flink_home() / "opt").glob("flink-python-*.jar"))
+    for jar in jars:
+        link = folder / jar.name
+        if not link.exists():
+            link.symlink_to(jar)
+    return folder
+
+
+def flink_environment() -> dict[str, str]:
+    """What `bin/flink`, the JobManager and the TaskManager need: our conf, plugins, logs, venv Python."""
+    from jobs.runtime import flink_plugins_dir
+
+    venv_bin = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    env.update({
+        "FLINK_HOME": str(flink_home()),
+        "FLINK_CONF_DIR": str(conf_dir()),
+        "FLINK_LOG_DIR": str(cluster_dir() / "log"),
+        "FLINK_PLUGINS_DIR": str(flink_plugins_dir()),
+        "FLINK_LIB_DIR": str(lib_dir()),
+        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+    })
+    if "JAVA_HOME" not in env:
+        env["JAVA_HOME"] = str(Path(os.path.realpath(_java())).parent.parent)
+    return env
+
+
+def write_configuration(settings: StackSettings) -> Path:
+    """config.yaml for both processes and for `bin/flink` (which reads the REST address from it)."""
+    folder = conf_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (cluster_dir() / "log").mkdir(parents=True, exist_ok=True)
+    for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
+        shutil.copyfile(flink_home() / "conf" / name, folder / name)
+    host = settings.host
+    config = {
+        "jobmanager.rpc.address": host,
+        "jobmanager.rpc.port": settings.flink_rpc_port,
+        "jobmanager.bind-host": host,
+        "taskmanager.bind-host": host,
+        "taskmanager.host": host,
+        "rest.address": host,
+        "rest.bind-address": host,
+        "rest.port": settings.flink_rest_port,
+        "jobmanager.memory.process.size": "1024m",
+        "taskmanager.memory.process.size": "2048m",
+        "taskmanager.numberOfTaskSlots": 4,
+        "parallelism.default": 1,
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        "execution.checkpointing.dir": (cluster_dir() / "checkpoints").as_uri(),
+        "execution.checkpointing.savepoint-dir": savepoint_dir().as_uri(),
+        "s3.endpoint": settings.s3_endpoint,
+        "s3.path.style.access": True,
+        "s3.access-key": settings.s3_access_key,
+        "s3.secret-key": settings.s3_secret_key,
+        "env.log.dir": str(cluster_dir() / "log"),
+        # Java 17 module opens the distribution's own config carries (Flink needs them everywhere).
+        "env.java.opts.all": _distribution_java_opts(),
+    }
+    path = folder / "config.yaml"
+    path.write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items()))
+    return path
+
+
+def _distribution_java_opts() -> str:
+    import yaml
+
+    shipped = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
+    return shipped.get("env", {}).get("java", {}).get("opts", {}).get("all", "")
+
+
+def _get_json(url: str):
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return json.load(response)
+
+
+class FlinkProcess(Service):
+    """A JobManager or TaskManager in the foreground, so the recorded PID is the JVM itself."""
+
+    script = ""
+
+    def ports(self) -> dict[str, int]:
+        return {}
+
+    def environment(self) -> dict[str, str]:
+        return flink_environment()
+
+    def command(self) -> list[str]:
+        write_configuration(self.settings)
+        return ["bash", str(flink_home() / "bin" / self.script), "start-foreground"]
+
+
+class JobManager(FlinkProcess):
+    script = "jobmanager.sh"
+
+    def ports(self) -> dict[str, int]:
+        return {"rest": self.settings.flink_rest_port, "rpc": self.settings.flink_rpc_port}
+
+    def port_hint(self, role: str) -> str:
+        return "STREAMSUITE_FLINK_REST_PORT" if role == "rest" else "STREAMSUITE_FLINK_RPC_PORT"
+
+    def describe(self) -> str:
+        return f"REST and web UI {rest_url(self.settings)}"
+
+    def healthy(self) -> bool:
+        try:
+            return "flink-version" in _get_json(f"{rest_url(self.settings)}/config")
+        except Exception:
+            return False
+
+
+class TaskManager(FlinkProcess):
+    script = "taskmanager.sh"
+
+    def describe(self) -> str:
+        return "registered with the JobManager"
+
+    def healthy(self) -> bool:
+        try:
+            return _get_json(f"{rest_url(self.settings)}/overview")["taskmanagers"] >= 1
+        except Exception:
+            return False
+
+
+class FlinkCluster(ProcessGroup):
+    """`streamsuite cluster up|down|status`."""
+
+    @property
+    def services(self) -> list[Service]:
+        return [JobManager("jobmanager", self.settings, startup_timeout_s=90, group="cluster"),
+                TaskManager("taskmanager", self.settings, startup_timeout_s=90, group="cluster")]
+
+
+def flink_command(*args: str) -> list[str]:
+    """`bin/flink` of the installed Flink, e.g. flink_command("run", "-d", "-py", ...)."""
+    script = flink_home() / "bin" / "flink"
+    if not script.exists():
+        raise StackError(f"{script} is missing; reinstall apache-flink (`pip install -r requirements.txt`)")
+    return ["bash", str(script), *args]
+
+
+def python_job_args(job_file: str, *job_args: str, savepoint: str | None = None) -> list[str]:
+    """The `flink run` arguments for one of our jobs: detached, venv Python, jars from the job's config."""
+    args = ["run", "--detached"]
+    if savepoint:
+        args += ["--fromSavepoint", savepoint]
+    return args + ["--pyExecutable", sys.executable, "--pyClientExecutable", sys.executable,
+                   "--python", job_file, *job_args]
