@@ -55,6 +55,17 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flink(args: argparse.Namespace) -> int:
+    from streamsuite.cluster import JobManager, flink_command, flink_environment
+    from streamsuite.stack import StackSettings
+
+    settings = StackSettings.from_env()
+    if not JobManager("jobmanager", settings, group="cluster").healthy():
+        raise UserError(f"no Flink cluster answers at {settings.host}:{settings.flink_rest_port}; "
+                        "start one with `streamsuite cluster up`")
+    return subprocess.run(flink_command(*args.flink_args), env=flink_environment()).returncode
+
+
 def cmd_jars(args: argparse.Namespace) -> int:
     pom = project_root() / "deploy" / "pom.xml"
     print(f"resolving the JVM artifacts pinned in {pom} into {jars_dir()} ...", flush=True)
@@ -151,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("action", choices=("up", "down", "status"))
     cluster.add_argument("--rest-port", type=int, help="REST/web UI port (default 8081, env STREAMSUITE_FLINK_REST_PORT)")
     cluster.set_defaults(func=cmd_cluster)
+
+    flink = sub.add_parser("flink", help="the installed Flink's bin/flink, set up for the local cluster "
+                                         "(e.g. streamsuite flink run --detached --python jobs/fraud_scoring.py)")
+    flink.add_argument("flink_args", nargs=argparse.REMAINDER, help="arguments for bin/flink")
+    flink.set_defaults(func=cmd_flink)
 
     jars = sub.add_parser("jars", help="resolve the pinned JVM artifacts (deploy/pom.xml) into .jars/")
     jars.set_defaults(func=cmd_jars)
