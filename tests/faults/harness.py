@@ -1,0 +1,292 @@
+"""Fault injection against a real standalone cluster and the real local stack, with exact oracles.
+
+Modelled on Flink's own end-to-end tests (test_file_sink.sh, test_ha_datastream.sh): run
+a job over a bounded, seeded input with poison, break something at a chosen moment (after
+N completed checkpoints, read from the REST API), let the job recover, and compare every
+output with what the pure-Python domain code computes over the same input:
+
+* S3: the finished Parquet rows equal the expected rows (no loss, no duplicate);
+  in-progress parts are invisible by construction; leftover multipart uploads are recorded.
+* Redis: every card's final version and value equal the oracle, and a sampler running
+  during the job never sees a version go backwards.
+* Dead-letter topic: exactly the poison messages, byte for byte (read_committed).
+* Liveness: after the fault the job runs again and completes new checkpoints in time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import redis
+
+from jobs.topology import COLD_BUCKET
+from streamsuite.cluster import FlinkCluster, flink_command, flink_environment, python_job_args, rest_url
+from streamsuite.generator import generate
+from streamsuite.stack import Stack, StackSettings, _owned_pid, stop_pid
+from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
+from tests.cold_helpers import read_cold_table, s3_filesystem
+from tests.kafka_helpers import fresh_topics, read_topic
+from tests.oracles import fraud_oracle
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Check:
+    name: str
+    expected: str
+    seen: str
+    ok: bool
+
+
+@dataclass
+class CaseResult:
+    case: str
+    fault: str
+    checks: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.checks and all(c.ok for c in self.checks) else "FAIL"
+
+    def failures(self) -> str:
+        return "; ".join(f"{c.name}: expected {c.expected}, seen {c.seen}" for c in self.checks if not c.ok)
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+class VersionSampler(threading.Thread):
+    """Polls the hot records of some cards during the run and records any version that goes backwards."""
+
+    def __init__(self, client: redis.Redis, keys: list[str], interval_s: float = 0.05):
+        super().__init__(daemon=True)
+        self.client, self.keys, self.interval_s = client, keys, interval_s
+        self.stop_event = threading.Event()
+        self.regressions: list[tuple[str, int, int]] = []
+        self.samples = 0
+
+    def run(self) -> None:
+        last: dict[str, int] = {}
+        while not self.stop_event.is_set():
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                for key in self.keys:
+                    pipe.hget(key, "version")
+                for key, value in zip(self.keys, pipe.execute()):
+                    version = int(value or 0)
+                    if version < last.get(key, 0):
+                        self.regressions.append((key, last[key], version))
+                    last[key] = max(version, last.get(key, 0))
+                self.samples += 1
+            except redis.RedisError:
+                pass  # a Redis fault case: the sampler simply waits for it to come back
+            self.stop_event.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=10)
+
+
+class FraudRun:
+    """One bounded run of the fraud job on the standalone cluster, with its input and oracle."""
+
+    def __init__(self, settings: StackSettings, *, count: int = 60_000, keys: int = 300, poison: int = 40,
+                 seed: int = 17, job_file: str = "jobs/fraud_scoring.py", extra: tuple[str, ...] = ()):
+        self.settings = settings
+        self.run_id = uuid.uuid4().hex[:8]
+        self.job_file = job_file
+        self.source, self.dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
+        self.stream = generate("fraud", count=count, keys=keys, seed=seed, poison=poison)
+        self.stream.publish(settings.kafka_bootstrap, self.source)
+        self.oracle = fraud_oracle(self.stream.records)
+        self.prefix = f"fault:{self.run_id}"
+        self.s3_prefix = f"fault/{self.run_id}"
+        self.args = ["--bounded", "--set", f"kafka.input_topic={self.source}",
+                     "--set", f"kafka.dead_letter_topic={self.dead}", "--set", f"kafka.group_id=fault-{self.run_id}",
+                     "--set", f"redis.key_prefix={self.prefix}", "--set", f"s3.prefix={self.s3_prefix}",
+                     "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=20",
+                     "--set", "runtime.restart_delay_ms=1000", *extra]
+        self.job_id = ""
+        self.client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        cards = sorted(self.oracle.latest)[:50]
+        self.sampler = VersionSampler(self.client, [f"{self.prefix}:card:{c}" for c in cards])
+
+    def flink(self, *args: str, timeout: float = 300) -> str:
+        result = subprocess.run(flink_command(*args), env=flink_environment(), capture_output=True, text=True,
+                                timeout=timeout, cwd=REPO)
+        if result.returncode != 0:
+            raise RuntimeError(f"flink {args[0]} failed: {(result.stdout + result.stderr)[-2000:]}")
+        return result.stdout
+
+    def submit(self, savepoint: str | None = None, job_file: str | None = None) -> str:
+        out = self.flink(*python_job_args(job_file or self.job_file, *self.args, savepoint=savepoint))
+        self.job_id = re.search(r"JobID ([0-9a-f]{32})", out).group(1)
+        if not self.sampler.is_alive() and not self.sampler.stop_event.is_set():
+            self.sampler.start()
+        return self.job_id
+
+    def job(self) -> dict:
+        return _get(f"{rest_url(self.settings)}/jobs/{self.job_id}")
+
+    def completed_checkpoints(self) -> int:
+        return _get(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["counts"]["completed"]
+
+    def wait(self, condition: Callable[[], bool], what: str, timeout_s: float) -> float:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s:
+            try:
+                if condition():
+                    return time.monotonic() - t0
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{what} did not happen within {timeout_s:.0f} s")
+
+    def wait_checkpoints(self, n: int, timeout_s: float = 120) -> float:
+        return self.wait(lambda: self.completed_checkpoints() >= n, f"{n} completed checkpoints", timeout_s)
+
+    def wait_finished(self, timeout_s: float = 300) -> str:
+        def done() -> bool:
+            return self.job()["state"] in ("FINISHED", "FAILED", "CANCELED")
+
+        self.wait(done, "the end of the job", timeout_s)
+        return self.job()["state"]
+
+    def latest_checkpoint_path(self) -> str:
+        latest = _get(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["latest"]["completed"]
+        return latest["external_path"]
+
+    def verify(self) -> list[Check]:
+        self.sampler.stop()
+        checks = []
+        rows = read_cold_table(self.settings, f"{COLD_BUCKET}/{self.s3_prefix}/scores")
+        ids = [row["transaction_id"] for row in rows]
+        expected_ids = sorted(s.transaction.transaction_id for s in self.oracle.scored)
+        checks.append(Check("s3 rows", f"{len(expected_ids)} unique", f"{len(ids)} ({len(set(ids))} unique)",
+                            sorted(ids) == expected_ids))
+        by_id = {row["transaction_id"]: row for row in rows}
+        wrong = sum(1 for s in self.oracle.scored
+                    if s.transaction.transaction_id in by_id
+                    and (by_id[s.transaction.transaction_id]["score"], by_id[s.transaction.transaction_id]["version"])
+                    != (s.score, s.version))
+        checks.append(Check("s3 values", "0 rows differ from the oracle", f"{wrong} differ", wrong == 0))
+        mismatched = 0
+        for card, scored in self.oracle.latest.items():
+            hot = self.client.hgetall(f"{self.prefix}:card:{card}")
+            if (int(hot.get("version", 0)), float(hot.get("score", -1)), hot.get("reasons")) != (
+                    scored.version, scored.score, ",".join(scored.reasons)):
+                mismatched += 1
+        checks.append(Check("redis cards", f"{len(self.oracle.latest)} equal the oracle", f"{mismatched} differ",
+                            mismatched == 0))
+        alerts = self.client.zrange(f"{self.prefix}:alerts", 0, -1)
+        expected_alerts = sorted(s.alert_id for s in self.oracle.alerts)
+        checks.append(Check("redis alerts", f"{len(expected_alerts)}", f"{len(alerts)}",
+                            sorted(alerts) == expected_alerts))
+        checks.append(Check("versions never go backwards", "0 regressions",
+                            f"{len(self.sampler.regressions)} in {self.sampler.samples} samples",
+                            not self.sampler.regressions and self.sampler.samples > 0))
+        letters = [DeadLetter.FromString(v).payload for _, _, _, v in read_topic(self.settings.kafka_bootstrap,
+                                                                                   self.dead)]
+        checks.append(Check("dead letters", f"{len(self.oracle.poison)} poison, byte for byte", f"{len(letters)}",
+                            sorted(letters) == sorted(self.oracle.poison)))
+        checks.append(Check("leftover multipart uploads", "recorded", str(self.leftover_uploads()), True))
+        return checks
+
+    def leftover_uploads(self) -> int:
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.settings.s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id=self.settings.s3_access_key,
+                          aws_secret_access_key=self.settings.s3_secret_key)
+        uploads = s3.list_multipart_uploads(Bucket=COLD_BUCKET, Prefix=self.s3_prefix).get("Uploads", [])
+        return len(uploads)
+
+
+def kill_taskmanager(cluster: FlinkCluster) -> int:
+    """kill -9 the TaskManager we started (by its recorded PID), then start a fresh one."""
+    taskmanager = next(s for s in cluster.services if s.name == "taskmanager")
+    pid = _owned_pid(taskmanager)
+    if pid is None:
+        raise RuntimeError("no TaskManager of ours is running")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _owned_pid(taskmanager) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    cluster.up()
+    return pid
+
+
+def restart_service(stack: Stack, name: str, down_s: float = 3.0) -> int:
+    """Stop one stack service by its PID (SIGKILL), keep it down a moment, start it again."""
+    service = next(s for s in stack.services if s.name == name)
+    pid = _owned_pid(service)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _owned_pid(service) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(down_s)
+    stack.up()
+    return pid
+
+
+def failover_check(run: FraudRun) -> Check:
+    """The fault reached the running job: Flink recorded at least one failure and restarted."""
+    entries = _get(f"{rest_url(run.settings)}/jobs/{run.job_id}/exceptions").get("exceptionHistory", {}).get(
+        "entries", [])
+    first = entries[-1]["exceptionName"] if entries else "none"
+    return Check("job failed over", "at least 1 recorded failure", f"{len(entries)} (first: {first})",
+                 bool(entries))
+
+
+def liveness_check(run: FraudRun, before: int, seconds: float) -> Check:
+    """After a fault: running again and new checkpoints completed within `seconds` (or finished)."""
+    try:
+        run.wait(lambda: run.job()["state"] == "FINISHED" or run.completed_checkpoints() >= before + 2,
+                 "new checkpoints after the fault", seconds)
+        return Check("liveness", f"2 new checkpoints within {seconds:.0f} s", "yes", True)
+    except TimeoutError as exc:
+        return Check("liveness", f"2 new checkpoints within {seconds:.0f} s", str(exc), False)
+
+
+def run_case(case: str, fault: str, settings: StackSettings, body: Callable[[FraudRun], list[Check]],
+             **run_options) -> CaseResult:
+    t0 = time.monotonic()
+    result = CaseResult(case, fault)
+    run = FraudRun(settings, **run_options)
+    try:
+        result.checks += body(run)
+        state = run.wait_finished()
+        result.checks.append(Check("job end", "FINISHED", state, state == "FINISHED"))
+        result.checks += run.verify()
+    except Exception as exc:
+        result.checks.append(Check("harness", "no error", f"{type(exc).__name__}: {exc}", False))
+        if run.job_id:
+            try:
+                run.flink("cancel", run.job_id, timeout=60)
+            except Exception:
+                pass
+    finally:
+        run.sampler.stop()
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def stop_cluster_pid(cluster: FlinkCluster, name: str) -> int:
+    service = next(s for s in cluster.services if s.name == name)
+    pid = _owned_pid(service)
+    stop_pid(pid)
+    return pid
