@@ -15,6 +15,7 @@ from typing import Sequence
 
 from jobs.config import JobConfig
 from streamsuite.paths import run_dir
+from udfs.events import event_date  # noqa: F401  (the jobs' cold rows use it as runtime.event_date)
 from streamsuite.versions import pinned_versions, plugins_dir
 
 DEAD_LETTER_TAG_NAME = "dead-letters"
@@ -254,11 +255,6 @@ prepare_process_environment()
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def event_date(event_time_ms: int) -> str:
-    """The UTC date of an event: the `dt=` partition of its cold rows."""
-    return time.strftime("%Y-%m-%d", time.gmtime(event_time_ms // 1000))
 
 
 _FLINK_TYPES = {"STRING": "STRING", "BIGINT": "LONG", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "INT": "INT"}

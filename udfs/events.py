@@ -7,6 +7,7 @@ business and pass.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
@@ -21,6 +22,11 @@ M = TypeVar("M", bound=Message)
 MIN_EVENT_TIME_MS = 946_684_800_000
 # Amounts are minor units; 10^10 cents is a hundred million in any currency.
 MAX_AMOUNT_MINOR = 10**10
+
+
+def event_date(event_time_ms: int) -> str:
+    """The UTC date of an event time, YYYY-MM-DD: the `dt=` partition of cold rows."""
+    return time.strftime("%Y-%m-%d", time.gmtime(event_time_ms // 1000))
 
 
 class InvalidEvent(DecodeError):

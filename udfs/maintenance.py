@@ -65,12 +65,11 @@ from __future__ import annotations
 import heapq
 import json
 import math
-import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Callable, Iterable, Mapping
 
-from udfs.events import SENSORS
+from udfs.events import SENSORS, event_date
 
 SCALE = 1_000_000
 MAX_WATERMARK = 2**63 - 1
@@ -239,7 +238,7 @@ class WindowFeatures:
     def row(self) -> tuple:
         """The values in FEATURE_COLUMNS order."""
         return (self.machine_id, self.window_start_ms, self.window_end_ms, self.readings,
-                *(self.features[name] for name, _ in FEATURE_COLUMNS[4:-1]), utc_date(self.window_start_ms))
+                *(self.features[name] for name, _ in FEATURE_COLUMNS[4:-1]), event_date(self.window_start_ms))
 
 
 @dataclass(frozen=True)
@@ -293,10 +292,6 @@ class SensorFault(Alert):
 
 
 _ALERT_TYPES = {"health": HealthAlert, "no_data": NoDataAlert, "stuck": SensorFault, "impossible": SensorFault}
-
-
-def utc_date(time_ms: int) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(time_ms // 1000))
 
 
 def ewma(mean: float, variance: float, x: float, alpha: float) -> tuple[float, float]:
