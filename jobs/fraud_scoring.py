@@ -55,11 +55,6 @@ def alert_row(s: ScoredTransaction) -> Row:
 class ScoreTransactions(HotResultFunction):
     """Keyed by card: score with the card's profile, keep the profile in state, write hot results."""
 
-    def __init__(self, config: JobConfig):
-        super().__init__(config.redis.url, config.redis.max_batch, config.redis.max_delay_ms)
-        self.model = config.model
-        self.prefix = config.redis.key_prefix
-
     def open(self, runtime_context):
         super().open(runtime_context)
         self.profile = runtime_context.get_state(

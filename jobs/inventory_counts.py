@@ -18,11 +18,10 @@ import sys
 
 from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag
-from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs import runtime
 from jobs.config import JobConfig
-from jobs.operators import HotResultFunction, dead_letter_bytes
+from jobs.operators import TimedStateFunction
 from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
 from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
                             Movement, Oversell, StockKeeper, StockState, WindowClosed, alert_hot_record,
@@ -40,42 +39,26 @@ WINDOWS = OutputTag("windows", WINDOW_COLUMNS.row_type())
 LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 
 
-class CountStock(HotResultFunction):
+class CountStock(TimedStateFunction):
     """Keyed by store|sku: the StockKeeper over checkpointed state, outputs to Redis, S3 and late data."""
 
-    def __init__(self, config: JobConfig):
-        super().__init__(config.redis.url, config.redis.max_batch, config.redis.max_delay_ms)
-        self.model = config.model
-        self.prefix = config.redis.key_prefix
-        self.source_topic = config.kafka.input_topic
+    state_name = "stock"
 
-    def open(self, runtime_context):
-        super().open(runtime_context)
-        self.stock = runtime_context.get_state(ValueStateDescriptor("stock", Types.STRING()))
-        self.timer = runtime_context.get_state(ValueStateDescriptor("timer", Types.LONG()))
-        self.keeper = StockKeeper(self.model)
-        self.late = self.metrics.counter("events_late")
+    def make_core(self):
         self.duplicates = self.metrics.counter("events_duplicate")
         self.oversells = self.metrics.counter("oversells")
-        self.alerts = self.metrics.counter("alerts")
+        return StockKeeper(self.model)
 
-    def process_element(self, value, ctx):
-        movement = Movement.from_message(InventoryMovement.FromString(value[2]))
-        state, outputs = self.keeper.apply(StockState.from_json(self.stock.value()), movement,
-                                           ctx.timer_service().current_watermark())
-        return self._emit(state, outputs, ctx, value[2])
+    def load(self, data):
+        return StockState.from_json(data)
 
-    def on_event_time(self, timestamp, ctx):
-        state, outputs = self.keeper.on_timer(StockState.from_json(self.stock.value()), timestamp)
-        return self._emit(state, outputs, ctx, b"")
+    def parse(self, payload):
+        return Movement.from_message(InventoryMovement.FromString(payload))
 
-    def _emit(self, state: StockState, outputs: list, ctx, payload: bytes):
-        self.stock.update(state.to_json())
-        self.reschedule(self.keeper.next_timer(state), self.timer, ctx)
-        now = runtime.now_ms()
+    def handle(self, outputs, ctx, payload, now_ms):
         for out in outputs:
             if isinstance(out, LevelChanged):
-                self.hot(level_hot_record(out, self.prefix, now), ctx)
+                self.hot(level_hot_record(out, self.prefix, now_ms), ctx)
                 yield Row(out.store_id, out.sku, out.on_hand, out.reserved, out.available, out.version,
                           out.event_time_ms, out.oversold, runtime.event_date(out.event_time_ms))
             elif isinstance(out, (LowStockAlert, LowStockCleared)):
@@ -89,9 +72,7 @@ class CountStock(HotResultFunction):
                                    out.sales_count, out.returns_qty, out.restock_qty,
                                    runtime.event_date(out.window_start_ms))
             elif isinstance(out, LateEvent):
-                self.late.inc()
-                yield LATE, dead_letter_bytes(payload, f"late: {out.reason}", self.source_topic, "inventory",
-                                              out.event_time_ms)
+                yield LATE, self.late_letter(payload, out.reason, out.event_time_ms)
             elif isinstance(out, Duplicate):
                 self.duplicates.inc()
             elif isinstance(out, Oversell):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import time
 
+from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
 
 from udfs.codec import DecodeError, unframe
 from udfs.events import EVENT_TYPES
@@ -57,10 +59,14 @@ class HotResultFunction(KeyedProcessFunction):
     reports Redis write latency and event-to-hot-result latency.
     """
 
-    def __init__(self, redis_url: str, max_batch: int, max_delay_ms: float):
-        self.redis_url = redis_url
-        self.max_batch = max_batch
-        self.max_delay_ms = max_delay_ms
+    def __init__(self, config):
+        self.redis_url = config.redis.url
+        self.max_batch = config.redis.max_batch
+        self.max_delay_ms = config.redis.max_delay_ms
+        self.model = config.model
+        self.prefix = config.redis.key_prefix
+        self.source_topic = config.kafka.input_topic
+        self.job = config.job
         self.writer = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -121,3 +127,53 @@ class HotResultFunction(KeyedProcessFunction):
         if self.writer is not None:
             self.flush()
             self.writer.close()
+
+
+class TimedStateFunction(HotResultFunction):
+    """A keyed operator around a domain core that keeps its state as JSON and wants one event-time timer.
+
+    The core has `apply(state, event, watermark)`, `on_timer(state, timestamp)` (both return
+    the next state and outputs) and `next_timer(state)`. A subclass says how to build the
+    core, read its state and an event, and what each output becomes (`handle`).
+    """
+
+    state_name = "state"
+
+    def make_core(self):
+        raise NotImplementedError
+
+    def load(self, data: str | None):
+        raise NotImplementedError
+
+    def parse(self, payload: bytes):
+        raise NotImplementedError
+
+    def handle(self, outputs: list, ctx, payload: bytes, now_ms: int):
+        raise NotImplementedError
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        super().open(runtime_context)
+        self.state = runtime_context.get_state(ValueStateDescriptor(self.state_name, Types.STRING()))
+        self.timer = runtime_context.get_state(ValueStateDescriptor("timer", Types.LONG()))
+        self.late = self.metrics.counter("events_late")
+        self.alerts = self.metrics.counter("alerts")
+        self.core = self.make_core()
+
+    def process_element(self, value, ctx):
+        state, outputs = self.core.apply(self.load(self.state.value()), self.parse(value[2]),
+                                         ctx.timer_service().current_watermark())
+        return self._emit(state, outputs, ctx, value[2])
+
+    def on_event_time(self, timestamp, ctx):
+        state, outputs = self.core.on_timer(self.load(self.state.value()), timestamp)
+        return self._emit(state, outputs, ctx, b"")
+
+    def _emit(self, state, outputs: list, ctx, payload: bytes):
+        self.state.update(state.to_json())
+        self.reschedule(self.core.next_timer(state), self.timer, ctx)
+        return self.handle(outputs, ctx, payload, int(time.time() * 1000))
+
+    def late_letter(self, payload: bytes, reason: str, event_time_ms: int) -> bytes:
+        """A late event, counted, as a dead letter with its reason."""
+        self.late.inc()
+        return dead_letter_bytes(payload, f"late: {reason}", self.source_topic, self.job, event_time_ms)

@@ -18,11 +18,10 @@ import sys
 
 from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag
-from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs import runtime
 from jobs.config import JobConfig
-from jobs.operators import HotResultFunction, dead_letter_bytes
+from jobs.operators import TimedStateFunction
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
 from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
                               MaintenanceModel, Reading, WindowFeatures, alert_hot_record, health_hot_record)
@@ -31,52 +30,34 @@ FEATURES = runtime.columns(*FEATURE_COLUMNS)
 LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 
 
-class MonitorMachine(HotResultFunction):
+class MonitorMachine(TimedStateFunction):
     """Keyed by machine: the MachineMonitor over checkpointed state, outputs to Redis, S3 and late data."""
 
-    def __init__(self, config: JobConfig):
-        super().__init__(config.redis.url, config.redis.max_batch, config.redis.max_delay_ms)
-        self.model = config.model
-        self.prefix = config.redis.key_prefix
-        self.source_topic = config.kafka.input_topic
+    state_name = "machine"
 
-    def open(self, runtime_context):
-        super().open(runtime_context)
-        self.machine = runtime_context.get_state(ValueStateDescriptor("machine", Types.STRING()))
-        self.timer = runtime_context.get_state(ValueStateDescriptor("timer", Types.LONG()))
-        self.monitor = MachineMonitor(self.model)
-        self.late = self.metrics.counter("events_late")
-        self.alerts = self.metrics.counter("alerts")
+    def make_core(self):
         self.windows = self.metrics.counter("windows")
+        return MachineMonitor(self.model)
 
-    def process_element(self, value, ctx):
-        reading = Reading.from_message(SensorReading.FromString(value[2]))
-        state, outputs = self.monitor.apply(MachineState.from_json(self.machine.value()), reading,
-                                            ctx.timer_service().current_watermark())
-        return self._emit(state, outputs, ctx, value[2])
+    def load(self, data):
+        return MachineState.from_json(data)
 
-    def on_event_time(self, timestamp, ctx):
-        state, outputs = self.monitor.on_timer(MachineState.from_json(self.machine.value()), timestamp)
-        return self._emit(state, outputs, ctx, b"")
+    def parse(self, payload):
+        return Reading.from_message(SensorReading.FromString(payload))
 
-    def _emit(self, state: MachineState, outputs: list, ctx, payload: bytes):
-        self.machine.update(state.to_json())
-        self.reschedule(self.monitor.next_timer(state), self.timer, ctx)
-        now = runtime.now_ms()
+    def handle(self, outputs, ctx, payload, now_ms):
         for out in outputs:
             if isinstance(out, WindowFeatures):
                 self.windows.inc()
                 yield Row(*out.row())
             elif isinstance(out, MachineHealth):
-                self.hot(health_hot_record(out, self.prefix, now), ctx)
+                self.hot(health_hot_record(out, self.prefix, now_ms), ctx)
             elif isinstance(out, Alert):
                 if out.active:
                     self.alerts.inc()
                 self.hot(alert_hot_record(out, self.prefix), ctx)
             elif isinstance(out, LateReading):
-                self.late.inc()
-                yield LATE, dead_letter_bytes(payload, f"late: {out.reason}", self.source_topic, "maintenance",
-                                              out.reading.event_time_ms)
+                yield LATE, self.late_letter(payload, out.reason, out.reading.event_time_ms)
 
 
 def build(env, config: JobConfig) -> None:
