@@ -140,16 +140,18 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
 def execution_environment(config: JobConfig):
     from pyflink.datastream import StreamExecutionEnvironment
 
+    local = "PYFLINK_GATEWAY_PORT" not in os.environ  # `flink run` and application mode provide the gateway
     conf = flink_configuration(config, connector_jars())
-    _initialize_filesystems(conf)
+    if local:
+        _initialize_filesystems(conf)
     return StreamExecutionEnvironment.get_execution_environment(conf)
 
 
 def _initialize_filesystems(conf) -> None:
-    """Load the filesystem plugins (s3a) with our S3 settings in this JVM.
+    """Load the filesystem plugins (s3a) with our S3 settings in the local gateway JVM.
 
-    A local mini-cluster runs inside the gateway JVM, which never loads plugins by itself;
-    on a real cluster the TaskManagers do this at start and this call only affects the client.
+    A local mini-cluster runs inside that JVM, which never loads plugins by itself. On a real
+    cluster the JobManager and TaskManagers do it at start, so this is never called there.
     """
     from pyflink.java_gateway import get_gateway
 

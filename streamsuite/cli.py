@@ -21,20 +21,24 @@ def _stack(args: argparse.Namespace):
     return Stack(settings, say=lambda line: print(line, flush=True))
 
 
-def cmd_stack(args: argparse.Namespace) -> int:
-    stack = _stack(args)
-    if args.action == "up":
+def _group_action(group, action: str) -> int:
+    """up, down or status of a process group; status exits 3 unless everything runs."""
+    if action == "up":
         t0 = time.monotonic()
-        stack.up()
-        print(f"stack is up in {time.monotonic() - t0:.1f} s", flush=True)
-    elif args.action == "down":
-        stack.down()
+        group.up()
+        print(f"up in {time.monotonic() - t0:.1f} s", flush=True)
+    elif action == "down":
+        group.down()
     else:
-        states = stack.status()
+        states = group.status()
         for name, state in states.items():
             print(f"{name}: {state}")
         return 0 if all(s.startswith("running") for s in states.values()) else 3
     return 0
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    return _group_action(_stack(args), args.action)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
@@ -43,16 +47,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     cluster = FlinkCluster(StackSettings.from_env(flink_rest_port=args.rest_port),
                            say=lambda line: print(line, flush=True))
-    if args.action == "up":
-        cluster.up()
-    elif args.action == "down":
-        cluster.down()
-    else:
-        states = cluster.status()
-        for name, state in states.items():
-            print(f"{name}: {state}")
-        return 0 if all(s.startswith("running") for s in states.values()) else 3
-    return 0
+    return _group_action(cluster, args.action)
 
 
 def cmd_flink(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ Each check returns problems as sentences that say how to fix them; none raises.
 """
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 import subprocess
@@ -88,7 +89,8 @@ def check_protobuf() -> list[str]:
         problems.append(f"the protobuf backend is {backend!r}, about 40x slower than 'upb'; "
                         "unset PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION and reinstall protobuf from a wheel")
     try:
-        from streamsuite_proto.v1 import deadletter_pb2, fraud_pb2, inventory_pb2, maintenance_pb2  # noqa: F401
+        for module in ("deadletter_pb2", "fraud_pb2", "inventory_pb2", "maintenance_pb2"):
+            importlib.import_module(f"streamsuite_proto.v1.{module}")
     except Exception as exc:
         problems.append(f"the generated Protobuf code does not import with protobuf "
                         f"{metadata.version('protobuf')} ({exc}); run `streamsuite proto gen`")

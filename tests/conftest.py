@@ -18,3 +18,16 @@ def stack():
     yield stack
     if not already_up:
         stack.down()
+
+
+@pytest.fixture(scope="module")
+def cluster(stack):
+    """A Flink standalone cluster for `flink run` tests, stopped afterwards if this module started it."""
+    from streamsuite.cluster import FlinkCluster
+
+    cluster = FlinkCluster(stack.settings, say=lambda line: print(f"[cluster] {line}", flush=True))
+    already_up = all(state.startswith("running") for state in cluster.status().values())
+    cluster.up()
+    yield cluster
+    if not already_up:
+        cluster.down()

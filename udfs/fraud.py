@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from udfs.redis_writer import HotRecord
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS

@@ -22,7 +22,10 @@ import hashlib
 import heapq
 import json
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from udfs.redis_writer import HotRecord
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS

@@ -67,9 +67,12 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from udfs.events import SENSORS, event_date
+
+if TYPE_CHECKING:
+    from udfs.redis_writer import HotRecord
 
 SCALE = 1_000_000
 MAX_WATERMARK = 2**63 - 1

@@ -67,34 +67,21 @@ def jm_kill_restart_from_checkpoint(stack: Stack, cluster: FlinkCluster):
     return "kill the JobManager, restart the cluster, resume from the latest retained checkpoint", body
 
 
-def redis_restart(stack: Stack, cluster: FlinkCluster):
-    def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
-        before = run.completed_checkpoints()
-        restart_service(stack, "redis")
-        return [liveness_check(run, before, 180)]
-    return "kill -9 Redis mid-run (AOF on), restart it after 3 s", body
+def service_restart(service: str, what: str, recovery_s: float):
+    def case(stack: Stack, cluster: FlinkCluster):
+        def body(run: FraudRun):
+            run.submit()
+            run.wait_checkpoints(2)
+            before = run.completed_checkpoints()
+            restart_service(stack, service)
+            return [liveness_check(run, before, recovery_s)]
+        return f"kill -9 {what} mid-run, restart it after 3 s", body
+    return case
 
 
-def kafka_restart(stack: Stack, cluster: FlinkCluster):
-    def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
-        before = run.completed_checkpoints()
-        restart_service(stack, "kafka")
-        return [liveness_check(run, before, 240)]
-    return "kill -9 the Kafka broker mid-run, restart it after 3 s", body
-
-
-def s3_restart(stack: Stack, cluster: FlinkCluster):
-    def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
-        before = run.completed_checkpoints()
-        restart_service(stack, "s3")
-        return [liveness_check(run, before, 240)]
-    return "kill -9 the S3 server during checkpointing, restart it after 3 s", body
+redis_restart = service_restart("redis", "Redis (AOF fsync always)", 180)
+kafka_restart = service_restart("kafka", "the Kafka broker", 240)
+s3_restart = service_restart("s3", "the S3 server (checkpoints every second, so during one)", 240)
 
 
 def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):

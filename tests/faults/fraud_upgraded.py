@@ -1,8 +1,6 @@
 """The fraud job after a compatible upgrade: a new stateless operator (with its own uid) before scoring."""
 import sys
 
-from pyflink.common import Types
-
 from jobs import fraud_scoring, runtime
 
 shipped_decode = runtime.decode

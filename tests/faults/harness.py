@@ -34,7 +34,7 @@ from streamsuite.cluster import FlinkCluster, flink_command, flink_environment, 
 from streamsuite.generator import KafkaOutput, generate
 from streamsuite.stack import Stack, StackSettings, _owned_pid, stop_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
-from tests.cold_helpers import read_cold_table, s3_filesystem
+from tests.cold_helpers import read_cold_table
 from tests.kafka_helpers import fresh_topics, read_topic
 from tests.oracles import fraud_oracle
 

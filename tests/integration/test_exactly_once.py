@@ -1,21 +1,10 @@
 """Exactly-once under failure, fast tier: the full matrix is `python -m tests.faults` (see its report)."""
 import pytest
 
-from streamsuite.cluster import FlinkCluster
 from tests.faults import cases
 from tests.faults.harness import run_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
-
-
-@pytest.fixture(scope="module")
-def cluster(stack):
-    cluster = FlinkCluster(stack.settings, say=lambda line: print(f"[cluster] {line}", flush=True))
-    already_up = all(state.startswith("running") for state in cluster.status().values())
-    cluster.up()
-    yield cluster
-    if not already_up:
-        cluster.down()
 
 
 @pytest.mark.timeout(600)

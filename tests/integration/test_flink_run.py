@@ -14,22 +14,12 @@ import uuid
 import pytest
 import redis
 
-from streamsuite.cluster import FlinkCluster, flink_command, flink_environment, python_job_args, savepoint_dir
+from streamsuite.cluster import flink_command, flink_environment, python_job_args, savepoint_dir
 from streamsuite.generator import generate
 from tests.kafka_helpers import fresh_topics
 from udfs.events import EVENT_TYPES
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
-
-
-@pytest.fixture(scope="module")
-def cluster(stack):
-    cluster = FlinkCluster(stack.settings, say=lambda line: print(f"[cluster] {line}", flush=True))
-    already_up = all(state.startswith("running") for state in cluster.status().values())
-    cluster.up()
-    yield cluster
-    if not already_up:
-        cluster.down()
 
 
 def flink(*args: str, timeout: float = 240) -> str:

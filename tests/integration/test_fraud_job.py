@@ -3,19 +3,15 @@
 A seeded stream with labelled fraud and a known number of poison messages goes in; every
 output must equal what the pure-Python domain code computes over the same input.
 """
-import subprocess
-import uuid
-
 import pytest
 import redis
 
 from jobs.runtime import event_date
-from jobs.topology import COLD_BUCKET
 from streamsuite.generator import generate
-from streamsuite.localrun import job_command
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
-from tests.kafka_helpers import fresh_topics, read_topic
+from tests.jobrun import run_bounded
+from tests.kafka_helpers import read_topic
 from tests.oracles import fraud_oracle
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
@@ -25,18 +21,10 @@ POISON = 30
 
 @pytest.fixture(scope="module")
 def fraud_run(stack):
-    settings = stack.settings
-    run = uuid.uuid4().hex[:8]
-    source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
     stream = generate("fraud", count=4000, keys=150, seed=23, poison=POISON, framing="confluent")
-    stream.publish(settings.kafka_bootstrap, source)
-    prefix = f"test:{run}"
-    command = job_command("jobs.fraud_scoring", settings, input_topic=source, dead_letter_topic=dead, run_id=run,
-                          extra=["--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=0"])
-    result = subprocess.run(command, capture_output=True, text=True, timeout=420)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return {"settings": settings, "stream": stream, "oracle": fraud_oracle(stream.records), "dead": dead,
-            "source": source, "prefix": prefix, "s3_path": f"{COLD_BUCKET}/test/{run}", "stdout": result.stdout}
+    run = run_bounded(stack.settings, "jobs.fraud_scoring", stream)
+    return {"settings": run.settings, "stream": stream, "oracle": fraud_oracle(stream.records), "dead": run.dead,
+            "source": run.source, "prefix": run.prefix, "s3_path": run.s3_path}
 
 
 @pytest.mark.timeout(600)

@@ -3,18 +3,14 @@
 The seeded stream has duplicates, out-of-order events (within the watermark bound), adjustments,
 reservations that are released or expire, and poison messages.
 """
-import subprocess
-import uuid
-
 import pytest
 import redis
 
-from jobs.topology import COLD_BUCKET
 from streamsuite.generator import generate
-from streamsuite.localrun import job_command
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
-from tests.kafka_helpers import fresh_topics, read_topic
+from tests.jobrun import run_bounded
+from tests.kafka_helpers import read_topic
 from tests.oracles import inventory_oracle
 from udfs.inventory import LateEvent, LowStockAlert, WindowClosed
 
@@ -26,20 +22,13 @@ POISON = 15
 
 @pytest.fixture(scope="module")
 def inventory_run(stack):
-    settings = stack.settings
-    run = uuid.uuid4().hex[:8]
-    source, dead = fresh_topics(settings.kafka_bootstrap, "movements", "deadletter")
     stream = generate("inventory", count=5000, keys=KEYS, seed=31, poison=POISON)
-    stream.publish(settings.kafka_bootstrap, source)
-    command = job_command("jobs.inventory_counts", settings, input_topic=source, dead_letter_topic=dead, run_id=run,
-                          extra=["--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=0"])
-    result = subprocess.run(command, capture_output=True, text=True, timeout=420)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run = run_bounded(stack.settings, "jobs.inventory_counts", stream)
     oracle = inventory_oracle(stream.records)
     assert not [o for o in oracle.outputs if isinstance(o, LateEvent)], "test data must stay within the bound"
     assert stream.truth["counts"]["duplicates"] > 0 and stream.truth["counts"]["out_of_order"] > 0
-    return {"settings": settings, "oracle": oracle, "dead": dead, "prefix": f"test:{run}",
-            "s3_path": f"{COLD_BUCKET}/test/{run}"}
+    return {"settings": run.settings, "oracle": oracle, "dead": run.dead, "prefix": run.prefix,
+            "s3_path": run.s3_path}
 
 
 @pytest.mark.timeout(600)

@@ -4,18 +4,14 @@ Some machines degrade to failure, some have faulty sensors, one goes silent; the
 features must equal the pure-Python reference exactly, and each condition must raise
 the right alert (degradation before the failure time).
 """
-import subprocess
-import uuid
-
 import pytest
 import redis
 
-from jobs.topology import COLD_BUCKET
 from streamsuite.generator import generate
-from streamsuite.localrun import job_command
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
-from tests.kafka_helpers import fresh_topics, read_topic
+from tests.jobrun import run_bounded
+from tests.kafka_helpers import read_topic
 from tests.oracles import maintenance_oracle
 from udfs.maintenance import FEATURE_COLUMNS, Alert, LateReading, WindowFeatures
 
@@ -26,25 +22,17 @@ POISON = 12
 
 @pytest.fixture(scope="module")
 def maintenance_run(stack):
-    settings = stack.settings
-    run = uuid.uuid4().hex[:8]
-    source, dead = fresh_topics(settings.kafka_bootstrap, "readings", "deadletter")
     stream = generate("maintenance", count=40_000, keys=20, seed=1, poison=POISON)
-    stream.publish(settings.kafka_bootstrap, source)
-    command = job_command("jobs.predictive_maintenance", settings, input_topic=source, dead_letter_topic=dead,
-                          run_id=run, extra=["--set", "checkpoint.interval_ms=1000",
-                                             "--set", "runtime.restart_attempts=0"])
-    result = subprocess.run(command, capture_output=True, text=True, timeout=420)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run = run_bounded(stack.settings, "jobs.predictive_maintenance", stream)
     outputs, poison = maintenance_oracle(stream.records)
     assert not [o for o in outputs if isinstance(o, LateReading)]
     labels = stream.truth["labels"]
     assert labels["degrading"] and labels["faulty"] and labels["silent"]
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    prefix = f"test:{run}"
-    alerts = {alert_id: client.hgetall(f"{prefix}:alert:{alert_id}") for alert_id in client.zrange(f"{prefix}:alerts", 0, -1)}
-    return {"settings": settings, "outputs": outputs, "poison": poison, "labels": labels, "dead": dead,
-            "alerts": alerts, "s3_path": f"{COLD_BUCKET}/test/{run}"}
+    client = redis.Redis.from_url(run.settings.redis_url, decode_responses=True)
+    alerts = {alert_id: client.hgetall(f"{run.prefix}:alert:{alert_id}")
+              for alert_id in client.zrange(f"{run.prefix}:alerts", 0, -1)}
+    return {"settings": run.settings, "outputs": outputs, "poison": poison, "labels": labels, "dead": run.dead,
+            "alerts": alerts, "s3_path": run.s3_path}
 
 
 @pytest.mark.timeout(600)
