@@ -109,6 +109,8 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "pipeline.name": r.job_name,
         "pipeline.jars": ";".join(j.as_uri() for j in jars),
         "parallelism.default": str(r.parallelism),
+        # Fixed, so a savepoint taken at any parallelism restores at any other (up to this).
+        "pipeline.max-parallelism": "128",
         "execution.checkpointing.interval": f"{c.interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "execution.checkpointing.timeout": f"{c.timeout_ms} ms",
