@@ -50,8 +50,6 @@ class KafkaConfig:
 class RedisConfig:
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = ""
-    max_batch: int = 64
-    max_delay_ms: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ _CHOICES = {
     "checkpoint.state_backend": ("hashmap", "rocksdb"),
     "runtime.python_mode": ("thread", "process"),
 }
-_POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism", "redis.max_batch")
+_POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism")
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,12 @@ class ScoreTransactions(HotResultFunction):
         scored, profile = self.scorer.score(tx, CardProfile.from_json(self.profile.value()))
         self.profile.update(profile.to_json())
         alert = self.scorer.is_alert(scored)
-        self.hot(card_hot_record(scored, self.prefix, runtime.now_ms()), ctx)
+        self.hot(card_hot_record(scored, self.prefix, runtime.now_ms()))
         if alert:
             self.alerts.inc()
-            self.hot(alert_hot_record(scored, self.prefix), ctx)
+            self.hot(alert_hot_record(scored, self.prefix))
+        self.flush()
+        if alert:
             yield ALERTS, alert_row(scored)
         yield score_row(scored, alert)
 

@@ -58,16 +58,16 @@ class CountStock(TimedStateFunction):
     def handle(self, outputs, ctx, payload, now_ms):
         for out in outputs:
             if isinstance(out, LevelChanged):
-                self.hot(level_hot_record(out, self.prefix, now_ms), ctx)
+                self.hot(level_hot_record(out, self.prefix, now_ms))
                 yield Row(out.store_id, out.sku, out.on_hand, out.reserved, out.available, out.version,
                           out.event_time_ms, out.oversold, runtime.event_date(out.event_time_ms))
             elif isinstance(out, (LowStockAlert, LowStockCleared)):
                 if isinstance(out, LowStockAlert):
                     self.alerts.inc()
-                self.hot(alert_hot_record(out, self.prefix), ctx)
+                self.hot(alert_hot_record(out, self.prefix))
             elif isinstance(out, WindowClosed):
-                self.hot(top_sellers_hot_record(out, self.prefix), ctx)
-                self.hot(latest_window_hot_record(out, self.prefix), ctx)
+                self.hot(top_sellers_hot_record(out, self.prefix))
+                self.hot(latest_window_hot_record(out, self.prefix))
                 yield WINDOWS, Row(out.store_id, out.sku, out.window_start_ms, out.window_end_ms, out.sales_qty,
                                    out.sales_count, out.returns_qty, out.restock_qty,
                                    runtime.event_date(out.window_start_ms))

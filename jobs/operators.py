@@ -54,15 +54,14 @@ class DecodeEvents(ProcessFunction):
 class HotResultFunction(KeyedProcessFunction):
     """Base of the keyed operators that write hot results to Redis.
 
-    Owns the batched version-fenced writer and flushes it when a batch is full, when a
-    processing-time timer fires `max_delay_ms` after a batch started, and on close, and
-    reports Redis write latency and event-to-hot-result latency.
+    Owns the version-fenced writer; a subclass adds an event's hot records with `hot` and
+    calls `flush` before it returns the event's outputs, so no hot write is still pending
+    when Flink snapshots the state that produced it. Reports Redis write latency and
+    event-to-hot-result latency.
     """
 
     def __init__(self, config):
         self.redis_url = config.redis.url
-        self.max_batch = config.redis.max_batch
-        self.max_delay_ms = config.redis.max_delay_ms
         self.model = config.model
         self.prefix = config.redis.key_prefix
         self.source_topic = config.kafka.input_topic
@@ -70,21 +69,15 @@ class HotResultFunction(KeyedProcessFunction):
         self.writer = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.writer = RedisVersionedWriter(self.redis_url, self.max_batch, self.max_delay_ms)
+        self.writer = RedisVersionedWriter(self.redis_url)
         self.metrics = runtime_context.get_metrics_group().add_group("streamsuite")
         self.hot_written = self.metrics.counter("hot_records_written")
         self.hot_skipped = self.metrics.counter("hot_records_skipped")
         self.redis_latency = self.metrics.distribution("redis_write_ms")
         self.event_to_hot = self.metrics.distribution("event_to_hot_ms")
 
-    def hot(self, record: HotRecord, ctx) -> None:
-        first = len(self.writer) == 0
+    def hot(self, record: HotRecord) -> None:
         self.writer.add(record)
-        if self.writer.due():
-            self.flush()
-        elif first:
-            timers = ctx.timer_service()
-            timers.register_processing_time_timer(timers.current_processing_time() + int(self.max_delay_ms) + 1)
 
     def flush(self) -> None:
         result = self.writer.flush()
@@ -98,12 +91,6 @@ class HotResultFunction(KeyedProcessFunction):
             self.event_to_hot.update(max(0, now - event_time))
 
     def on_timer(self, timestamp: int, ctx):
-        """Processing-time timers flush the hot batch; event-time timers belong to the job."""
-        from pyflink.datastream import TimeDomain
-
-        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
-            self.flush()
-            return iter(())
         return self.on_event_time(timestamp, ctx)
 
     def on_event_time(self, timestamp: int, ctx):
@@ -171,7 +158,9 @@ class TimedStateFunction(HotResultFunction):
     def _emit(self, state, outputs: list, ctx, payload: bytes):
         self.state.update(state.to_json())
         self.reschedule(self.core.next_timer(state), self.timer, ctx)
-        return self.handle(outputs, ctx, payload, int(time.time() * 1000))
+        rows = list(self.handle(outputs, ctx, payload, int(time.time() * 1000)))
+        self.flush()
+        return rows
 
     def late_letter(self, payload: bytes, reason: str, event_time_ms: int) -> bytes:
         """A late event, counted, as a dead letter with its reason."""

@@ -51,11 +51,11 @@ class MonitorMachine(TimedStateFunction):
                 self.windows.inc()
                 yield Row(*out.row())
             elif isinstance(out, MachineHealth):
-                self.hot(health_hot_record(out, self.prefix, now_ms), ctx)
+                self.hot(health_hot_record(out, self.prefix, now_ms))
             elif isinstance(out, Alert):
                 if out.active:
                     self.alerts.inc()
-                self.hot(alert_hot_record(out, self.prefix), ctx)
+                self.hot(alert_hot_record(out, self.prefix))
             elif isinstance(out, LateReading):
                 yield LATE, self.late_letter(payload, out.reason, out.reading.event_time_ms)
 

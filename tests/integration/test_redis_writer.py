@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def writer(stack):
-    w = RedisVersionedWriter(stack.settings.redis_url, max_batch=4, max_delay_ms=1000)
+    w = RedisVersionedWriter(stack.settings.redis_url)
     yield w
     w.close()
 
@@ -43,21 +43,6 @@ def test_alert_feed_has_no_duplicate_after_replay(writer, client):
         writer.flush()
     assert client.zrange(feed, 0, -1) == ["a1", "a2", "a3"]
     assert client.hgetall(f"{prefix}:alert:a2") == {"version": "1", "card": "c2"}
-
-
-def test_batches_are_due_when_full_or_old(stack):
-    now = [0.0]
-    w = RedisVersionedWriter(stack.settings.redis_url, max_batch=2, max_delay_ms=5, clock=lambda: now[0])
-    assert not w.due()
-    w.add(HotRecord("test:due", 1, {}))
-    assert not w.due()
-    now[0] = 0.006
-    assert w.due()
-    w.add(HotRecord("test:due", 2, {}))
-    now[0] = 0.0
-    assert w.due() and len(w) == 2
-    w.flush()
-    w.close()
 
 
 def test_lost_connection_keeps_the_batch_and_raises():

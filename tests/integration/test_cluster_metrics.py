@@ -1,0 +1,193 @@
+"""The local cluster's metrics reach Prometheus: Flink pushes them to a real Pushgateway on 127.0.0.1.
+
+The fraud job runs on the standalone cluster (submitted with `flink run`, unbounded); the
+test scrapes the Pushgateway's `/metrics` as Prometheus would and finds the job's own
+counters, under the names the Grafana dashboard and the alert rules use, with values > 0.
+While the job runs it also checks that every port the cluster's processes listen on (the
+Pushgateway, the JobManager, the TaskManager and their children) is bound to loopback.
+"""
+import ipaddress
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment, pushgateway_url, python_job_args,
+                                 rest_url)
+from streamsuite.generator import generate
+from tests.kafka_helpers import fresh_topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.jvm]
+
+METRIC_PREFIX = "flink_taskmanager_job_task_operator_streamsuite_"
+WANTED = ("events_in", "events_decoded", "hot_records_written")
+TERMINAL = {"FINISHED", "CANCELED", "FAILED"}
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$")
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def flink(*args: str, timeout: float = 240) -> str:
+    result = subprocess.run(flink_command(*args), env=flink_environment(), capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return result.stdout
+
+
+def running_jobs(cluster: FlinkCluster) -> list[str]:
+    try:
+        jobs = get_json(f"{rest_url(cluster.settings)}/jobs/overview")["jobs"]
+    except OSError:
+        return []
+    return [f"{job['jid']} ({job['name']}, {job['state']})" for job in jobs if job["state"] not in TERMINAL]
+
+
+@pytest.fixture(scope="module")
+def pushing_cluster(stack):
+    """The cluster with its Pushgateway reporter; one started before the reporter existed is restarted once idle."""
+    cluster = FlinkCluster(stack.settings, say=lambda line: print(f"[cluster] {line}", flush=True))
+    was_running = any(state.startswith("running") for state in cluster.status().values())
+    if was_running and cluster.stale_configuration():
+        busy = running_jobs(cluster)
+        if busy:
+            pytest.fail(f"the running Flink cluster has no Pushgateway reporter and runs jobs {busy}; "
+                        "restart it (`streamsuite cluster down` and `up`) once they are done")
+        cluster.down()
+    cluster.up()
+    assert cluster.stale_configuration() is None
+    yield cluster
+    if not was_running:
+        cluster.down()
+
+
+def scrape(url: str) -> list[tuple[str, dict[str, str], float]]:
+    """The Pushgateway's /metrics in the Prometheus text format: (name, labels, value) per sample."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = []
+    for line in text.splitlines():
+        match = SAMPLE.match(line)
+        if match and not line.startswith("#"):
+            name, labels, value = match.groups()
+            samples.append((name, dict(LABEL.findall(labels or "")), float(value)))
+    return samples
+
+
+def job_metrics(url: str, job_id: str) -> dict[str, float]:
+    """Our operators' counters of one job (summed over operators and subtasks), by metric name."""
+    found: dict[str, float] = {}
+    for name, labels, value in scrape(url):
+        if name.startswith(METRIC_PREFIX) and labels.get("job_id") == job_id:
+            short = name[len(METRIC_PREFIX):]
+            found[short] = found.get(short, 0.0) + value
+    return found
+
+
+def process_group(pid: int) -> list[int]:
+    """The recorded PID and every process in its group (each service starts in a session of its own)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pid:
+                    members.append(int(entry.name))
+            except OSError:
+                pass
+    return members
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def decode_address(hex_address: str) -> ipaddress._BaseAddress:
+    """An address of /proc/net/tcp{,6}: 32-bit words, each in the host's (little-endian) byte order."""
+    raw = bytes.fromhex(hex_address)
+    return ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
+
+
+def tcp_listeners() -> dict[str, tuple[ipaddress._BaseAddress, int]]:
+    """Every listening TCP socket of this network namespace: inode -> (address, port)."""
+    listeners = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # TCP_LISTEN
+                address, port = fields[1].split(":")
+                listeners[fields[9]] = (decode_address(address), int(port, 16))
+    return listeners
+
+
+def loopback(address: ipaddress._BaseAddress) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def listening_ports(cluster: FlinkCluster) -> dict[str, list[tuple[str, int]]]:
+    """For each service of the cluster: (address, port) of every socket its processes listen on."""
+    listeners = tcp_listeners()
+    found = {}
+    for service in cluster.services:
+        pid = int(service.pid_file.read_text().strip())
+        inodes = set().union(*(socket_inodes(member) for member in process_group(pid) or [pid]))
+        found[service.name] = sorted((str(listeners[i][0]), listeners[i][1]) for i in inodes if i in listeners)
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_job_metrics_reach_the_pushgateway_and_every_port_is_loopback(stack, pushing_cluster):
+    settings = stack.settings
+    run = uuid.uuid4().hex[:8]
+    source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
+    job_args = ["--set", f"kafka.input_topic={source}", "--set", f"kafka.dead_letter_topic={dead}",
+                "--set", f"kafka.group_id=test-{run}", "--set", f"redis.key_prefix=test:{run}",
+                "--set", f"s3.prefix=test/{run}", "--set", "checkpoint.interval_ms=1000"]
+    generate("fraud", count=2_000, keys=50, seed=11, poison=5).publish(settings.kafka_bootstrap, source)
+    submitted = flink(*python_job_args("jobs/fraud_scoring.py", *job_args))
+    job_id = re.search(r"JobID ([0-9a-f]{32})", submitted).group(1)
+    url = pushgateway_url(settings)
+    seen: dict[str, float] = {}
+    try:
+        # The reporter pushes every 5 s; Python operators hand their counters over per bundle.
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            seen = job_metrics(url, job_id)
+            if all(seen.get(name, 0) > 0 for name in WANTED):
+                break
+            time.sleep(2)
+        ports = listening_ports(pushing_cluster)
+    finally:
+        flink("cancel", job_id)
+    missing = [f"{METRIC_PREFIX}{name}" for name in WANTED if seen.get(name, 0) <= 0]
+    assert not missing, f"not in {url}/metrics with a value > 0 for job {job_id} after 240 s: {missing}; seen {seen}"
+    assert seen["events_in"] >= seen["events_decoded"], seen
+
+    expected = {("pushgateway", settings.flink_pushgateway_port), ("jobmanager", settings.flink_rest_port),
+                ("jobmanager", settings.flink_rpc_port)}
+    for name, port in expected:
+        assert port in {p for _, p in ports[name]}, f"{name} is not listening on {port}: {ports[name]}"
+    assert ports["taskmanager"], "the TaskManager listens on no port: the check found none of its sockets"
+    open_wide = {name: [(a, p) for a, p in listening if not loopback(ipaddress.ip_address(a))]
+                 for name, listening in ports.items()}
+    assert not any(open_wide.values()), f"listening beyond loopback: {open_wide} (all: {ports})"
