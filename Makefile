@@ -5,6 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
+# The Prometheus Pushgateway the local Flink cluster pushes metrics to, built from the Go module
+# proxy at the version pinned (with checksums) in deploy/tools/go.mod.
+TOOLS_BIN := .tools/bin
+PUSHGATEWAY := $(TOOLS_BIN)/pushgateway
 
 .PHONY: setup demo test test-all stack-up stack-down preflight clean
 
@@ -21,7 +25,15 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(VENV)/bin/streamsuite jars
 	@touch $@
 
-setup: $(STAMP) .jars/.resolved
+# `go install tool` builds the tool directive of deploy/tools/go.mod (Go 1.24+), every module
+# checked against go.sum. (`go install <module>@<version>` would also read the proxy's version
+# list of the module for its deprecation check, and the proxy here refuses that list.)
+$(PUSHGATEWAY): deploy/tools/go.mod deploy/tools/go.sum
+	@command -v go >/dev/null || { echo "Go (1.24 or newer) is needed to build the Pushgateway; install it and rerun make setup"; exit 1; }
+	cd deploy/tools && GOBIN=$(CURDIR)/$(TOOLS_BIN) go install tool
+	@touch $@
+
+setup: $(STAMP) .jars/.resolved $(PUSHGATEWAY)
 	$(VENV)/bin/streamsuite preflight
 
 demo: setup
@@ -40,4 +52,4 @@ stack-down:
 	$(VENV)/bin/streamsuite stack down
 
 clean: stack-down
-	rm -rf .run .jars
+	rm -rf .run .jars .tools

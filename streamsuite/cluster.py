@@ -1,10 +1,17 @@
-"""A real Flink standalone session cluster from the installed PyFlink: one JobManager, one TaskManager.
+"""A real Flink standalone session cluster from the installed PyFlink: a Pushgateway, one JobManager, one TaskManager.
 
 This is what `flink run` submits to: the same Flink release as the jobs' mini-cluster,
 with our S3 plugin and Flink's metric reporters as plugins, every port on 127.0.0.1, and
-config, logs, checkpoints and savepoints under `.run/cluster/`. Metrics are read through the
-REST API: Flink's Prometheus reporter has no bind-address option (it listens on every
-interface), so the local cluster does not start it; the Kubernetes manifests do.
+config, logs, checkpoints and savepoints under `.run/cluster/`.
+
+Metrics: Flink's pull reporter (`PrometheusReporter`, port 9249) has no bind-address option
+and would listen on every interface, so the local cluster does not start it (the Kubernetes
+manifests do). Instead the JobManager and TaskManager push every metric, ours included
+(`flink_taskmanager_job_task_operator_streamsuite_events_in`, ...), with Flink's
+`PrometheusPushGatewayReporter` to a real Prometheus Pushgateway on 127.0.0.1
+(`flink_pushgateway_port`, 9091), whose `/metrics` Prometheus (or a test) scrapes. The
+Pushgateway binary is built by `make setup` into `.tools/bin/` (version pinned in
+`deploy/tools/go.mod`).
 """
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from streamsuite.paths import run_dir
+from streamsuite.paths import project_root, run_dir
 from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, _java
 
 
@@ -39,6 +46,22 @@ def savepoint_dir() -> Path:
 
 def rest_url(settings: StackSettings) -> str:
     return f"http://{settings.host}:{settings.flink_rest_port}"
+
+
+def pushgateway_url(settings: StackSettings) -> str:
+    return f"http://{settings.host}:{settings.flink_pushgateway_port}"
+
+
+def pushgateway_binary() -> Path:
+    """Built by `make setup` (deploy/tools/go.mod pins the version); STREAMSUITE_PUSHGATEWAY overrides."""
+    override = os.environ.get("STREAMSUITE_PUSHGATEWAY")
+    return Path(override) if override else project_root() / ".tools" / "bin" / "pushgateway"
+
+
+# The push reporter of the local cluster; its options are those of
+# org.apache.flink.metrics.prometheus.PrometheusPushGatewayReporterOptions (flink-metrics-prometheus 2.2.0).
+PUSH_REPORTER = "promgateway"
+PUSH_JOB_NAME = "streamsuite-local"
 
 
 def lib_dir() -> Path:
@@ -102,6 +125,16 @@ def write_configuration(settings: StackSettings) -> Path:
         "s3.access-key": settings.s3_access_key,
         "s3.secret-key": settings.s3_secret_key,
         "env.log.dir": str(cluster_dir() / "log"),
+        # Metrics pushed to the local Pushgateway (outgoing HTTP only, no listening port). Each JobManager
+        # and TaskManager pushes its own group (job label streamsuite-local<random suffix>); groups of
+        # stopped processes stay until the Pushgateway restarts, so select series by job_id.
+        f"metrics.reporter.{PUSH_REPORTER}.factory.class":
+            "org.apache.flink.metrics.prometheus.PrometheusPushGatewayReporterFactory",
+        f"metrics.reporter.{PUSH_REPORTER}.hostUrl": pushgateway_url(settings),
+        f"metrics.reporter.{PUSH_REPORTER}.jobName": PUSH_JOB_NAME,
+        f"metrics.reporter.{PUSH_REPORTER}.randomJobNameSuffix": True,
+        f"metrics.reporter.{PUSH_REPORTER}.deleteOnShutdown": False,
+        f"metrics.reporter.{PUSH_REPORTER}.interval": "5 SECONDS",
         # Java 17 module opens the distribution's own config carries (Flink needs them everywhere).
         "env.java.opts.all": _distribution_java_opts(),
     }
@@ -120,6 +153,35 @@ def _distribution_java_opts() -> str:
 def _get_json(url: str):
     with urllib.request.urlopen(url, timeout=2) as response:
         return json.load(response)
+
+
+class Pushgateway(Service):
+    """The Prometheus Pushgateway the cluster's reporter pushes to; its `/metrics` is what gets scraped."""
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.flink_pushgateway_port}
+
+    def port_hint(self, role: str) -> str:
+        return "STREAMSUITE_FLINK_PUSHGATEWAY_PORT"
+
+    def describe(self) -> str:
+        return f"metrics {pushgateway_url(self.settings)}/metrics"
+
+    def command(self) -> list[str]:
+        binary = pushgateway_binary()
+        if not binary.is_file() or not os.access(binary, os.X_OK):
+            raise StackError(f"the Prometheus Pushgateway {binary} is missing; run `make setup` (it builds the "
+                             "version pinned in deploy/tools/go.mod with Go) or set STREAMSUITE_PUSHGATEWAY")
+        # Metrics are kept in memory only: a restarted local cluster starts with an empty gateway.
+        return [str(binary), f"--web.listen-address={self.settings.host}:{self.settings.flink_pushgateway_port}",
+                "--log.level=info"]
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{pushgateway_url(self.settings)}/-/ready", timeout=2) as response:
+                return response.status == 200
+        except Exception:
+            return False
 
 
 class FlinkProcess(Service):
@@ -175,8 +237,28 @@ class FlinkCluster(ProcessGroup):
 
     @property
     def services(self) -> list[Service]:
-        return [JobManager("jobmanager", self.settings, startup_timeout_s=90, group="cluster"),
+        # The Pushgateway first: the reporters push from their first interval on.
+        return [Pushgateway("pushgateway", self.settings, startup_timeout_s=30, group="cluster"),
+                JobManager("jobmanager", self.settings, startup_timeout_s=90, group="cluster"),
                 TaskManager("taskmanager", self.settings, startup_timeout_s=90, group="cluster")]
+
+    def up(self) -> None:
+        super().up()
+        stale = self.stale_configuration()
+        if stale:
+            self.say(f"jobmanager: {stale}")
+
+    def stale_configuration(self) -> str | None:
+        """Why the running JobManager does not push to our Pushgateway (started before it was configured), or None."""
+        try:
+            config = {entry["key"]: entry["value"]
+                      for entry in _get_json(f"{rest_url(self.settings)}/jobmanager/config")}
+        except Exception:
+            return None
+        if config.get(f"metrics.reporter.{PUSH_REPORTER}.hostUrl") != pushgateway_url(self.settings):
+            return ("running without the Pushgateway metric reporter (started with an older configuration); "
+                    "restart the cluster when no job runs on it: `streamsuite cluster down` and `up`")
+        return None
 
 
 def flink_command(*args: str) -> list[str]:

@@ -55,6 +55,8 @@ class StackSettings:
     # The standalone Flink cluster (`streamsuite cluster up`).
     flink_rest_port: int = 8081
     flink_rpc_port: int = 6123
+    # The Prometheus Pushgateway the local cluster's metric reporter pushes to.
+    flink_pushgateway_port: int = 9091
 
     @classmethod
     def from_env(cls, **overrides) -> "StackSettings":
