@@ -44,6 +44,10 @@ def prepare_process_environment() -> None:
     venv_bin = str(Path(sys.executable).parent)
     if not os.environ.get("PATH", "").startswith(venv_bin + os.pathsep):
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+    # Locally PyFlink would otherwise start a Beam "loopback" worker pool (a gRPC server on
+    # every interface) in this process; "process" starts Python workers as processes instead,
+    # and thread mode needs neither.
+    os.environ.setdefault("_python_worker_execution_mode", "process")
     import pyflink
 
     # Without FLINK_HOME, PyFlink's launcher resets FLINK_PLUGINS_DIR to its own folder.
@@ -133,6 +137,13 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "s3.access-key": config.s3.access_key,
         "s3.secret-key": config.s3.secret_key,
     }
+    if "PYFLINK_GATEWAY_PORT" not in os.environ:
+        # A local mini-cluster: every endpoint it opens (REST, RPC, blob, data) on loopback only.
+        settings.update({
+            "rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1",
+            "jobmanager.rpc.address": "127.0.0.1", "jobmanager.bind-host": "127.0.0.1",
+            "taskmanager.host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
+        })
     settings.update(config.flink)
     for key, value in settings.items():
         conf.set_string(key, value)

@@ -8,13 +8,11 @@ Pushgateway, the JobManager, the TaskManager and their children) is bound to loo
 """
 import ipaddress
 import json
-import os
 import re
 import subprocess
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +20,7 @@ from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment,
                                  rest_url)
 from streamsuite.generator import generate
 from tests.kafka_helpers import fresh_topics
+from tests.net_helpers import listening, loopback, process_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
@@ -93,66 +92,10 @@ def job_metrics(url: str, job_id: str) -> dict[str, float]:
     return found
 
 
-def process_group(pid: int) -> list[int]:
-    """The recorded PID and every process in its group (each service starts in a session of its own)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == pid:
-                    members.append(int(entry.name))
-            except OSError:
-                pass
-    return members
-
-
-def socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        pass
-    return inodes
-
-
-def decode_address(hex_address: str) -> ipaddress._BaseAddress:
-    """An address of /proc/net/tcp{,6}: 32-bit words, each in the host's (little-endian) byte order."""
-    raw = bytes.fromhex(hex_address)
-    return ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
-
-
-def tcp_listeners() -> dict[str, tuple[ipaddress._BaseAddress, int]]:
-    """Every listening TCP socket of this network namespace: inode -> (address, port)."""
-    listeners = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A":  # TCP_LISTEN
-                address, port = fields[1].split(":")
-                listeners[fields[9]] = (decode_address(address), int(port, 16))
-    return listeners
-
-
-def loopback(address: ipaddress._BaseAddress) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
 def listening_ports(cluster: FlinkCluster) -> dict[str, list[tuple[str, int]]]:
     """For each service of the cluster: (address, port) of every socket its processes listen on."""
-    listeners = tcp_listeners()
-    found = {}
-    for service in cluster.services:
-        pid = int(service.pid_file.read_text().strip())
-        inodes = set().union(*(socket_inodes(member) for member in process_group(pid) or [pid]))
-        found[service.name] = sorted((str(listeners[i][0]), listeners[i][1]) for i in inodes if i in listeners)
-    return found
+    return {service.name: listening(process_group(pid := int(service.pid_file.read_text().strip())) or [pid])
+            for service in cluster.services}
 
 
 @pytest.mark.timeout(600)

@@ -1,4 +1,5 @@
 """The job's own metrics are registered in Flink's metric system (read through the REST API)."""
+import ipaddress
 import json
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from tests.kafka_helpers import fresh_topics
+from tests.net_helpers import listening, loopback, process_tree
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
@@ -74,6 +76,7 @@ def test_job_metrics_are_exposed(stack):
                 break
             time.sleep(0.5)
         assert job.poll() is None, job.communicate()[1][-2000:]
+        ports = listening(process_tree(job.pid))
     finally:
         job.terminate()
         job.communicate(timeout=60)
@@ -81,3 +84,4 @@ def test_job_metrics_are_exposed(stack):
     assert seen["decode+validate.events_in"] == 30_010
     assert seen["decode+validate.events_dead_lettered"] == 10
     assert seen["decode+validate.events_decoded"] == 30_000
+    assert ports and all(loopback(ipaddress.ip_address(address)) for address, _ in ports), ports
