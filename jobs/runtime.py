@@ -254,7 +254,9 @@ def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:
     builder = (KafkaSink.builder().set_bootstrap_servers(k.bootstrap_servers)
                .set_record_serializer(serializer)
                .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
-               .set_transactional_id_prefix(f"{config.runtime.job_name}-{name}")
+               # Unique per deployment (the consumer group is), stable across its restarts: two jobs
+               # sharing a prefix fence each other's transactions and lose dead letters.
+               .set_transactional_id_prefix(f"{k.group_id}-{name}")
                .set_property("transaction.timeout.ms", str(k.transaction_timeout_ms)))
     stream.sink_to(_kafka_security(builder, config).build()).name(f"kafka:{topic}").uid(f"{config.job}-{name}-sink")
 
