@@ -25,6 +25,7 @@ from jobs.operators import HotResultFunction
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, FraudScorer, ScoredTransaction, Transaction,
                         alert_hot_record, card_hot_record)
+from udfs.events import event_date
 
 FEATURES = ("velocity_1m", "velocity_1h", "small_amounts_10m", "amount_z", "travel_km", "travel_speed_kmh",
             "new_country", "new_merchant", "high_risk_mcc", "history")
@@ -43,13 +44,13 @@ def score_row(s: ScoredTransaction, alert: bool) -> Row:
     tx = s.transaction
     return Row(tx.transaction_id, tx.card_id, tx.event_time_ms, tx.sequence, tx.amount_minor, tx.merchant_id,
                tx.merchant_category, tx.country, s.score, ",".join(s.reasons), alert, s.version,
-               *(float(s.features[f]) for f in FEATURES), runtime.event_date(tx.event_time_ms))
+               *(float(s.features[f]) for f in FEATURES), event_date(tx.event_time_ms))
 
 
 def alert_row(s: ScoredTransaction) -> Row:
     tx = s.transaction
     return Row(s.alert_id, tx.card_id, tx.transaction_id, tx.event_time_ms, tx.sequence, s.score,
-               ",".join(s.reasons), runtime.event_date(tx.event_time_ms))
+               ",".join(s.reasons), event_date(tx.event_time_ms))
 
 
 class ScoreTransactions(HotResultFunction):

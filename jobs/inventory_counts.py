@@ -26,6 +26,7 @@ from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
 from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
                             Movement, Oversell, StockKeeper, StockState, WindowClosed, alert_hot_record,
                             latest_window_hot_record, level_hot_record, top_sellers_hot_record)
+from udfs.events import event_date
 
 LEVEL_COLUMNS = runtime.columns(
     ("store_id", "STRING"), ("sku", "STRING"), ("on_hand", "BIGINT"), ("reserved", "BIGINT"),
@@ -42,15 +43,12 @@ LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 class CountStock(TimedStateFunction):
     """Keyed by store|sku: the StockKeeper over checkpointed state, outputs to Redis, S3 and late data."""
 
-    state_name = "stock"
+    state_name, core_type, state_type = "stock", StockKeeper, StockState
 
     def make_core(self):
         self.duplicates = self.metrics.counter("events_duplicate")
         self.oversells = self.metrics.counter("oversells")
-        return StockKeeper(self.model)
-
-    def load(self, data):
-        return StockState.from_json(data)
+        return super().make_core()
 
     def parse(self, payload):
         return Movement.from_message(InventoryMovement.FromString(payload))
@@ -60,7 +58,7 @@ class CountStock(TimedStateFunction):
             if isinstance(out, LevelChanged):
                 self.hot(level_hot_record(out, self.prefix, now_ms))
                 yield Row(out.store_id, out.sku, out.on_hand, out.reserved, out.available, out.version,
-                          out.event_time_ms, out.oversold, runtime.event_date(out.event_time_ms))
+                          out.event_time_ms, out.oversold, event_date(out.event_time_ms))
             elif isinstance(out, (LowStockAlert, LowStockCleared)):
                 if isinstance(out, LowStockAlert):
                     self.alerts.inc()
@@ -70,7 +68,7 @@ class CountStock(TimedStateFunction):
                 self.hot(latest_window_hot_record(out, self.prefix))
                 yield WINDOWS, Row(out.store_id, out.sku, out.window_start_ms, out.window_end_ms, out.sales_qty,
                                    out.sales_count, out.returns_qty, out.restock_qty,
-                                   runtime.event_date(out.window_start_ms))
+                                   event_date(out.window_start_ms))
             elif isinstance(out, LateEvent):
                 yield LATE, self.late_letter(payload, out.reason, out.event_time_ms)
             elif isinstance(out, Duplicate):

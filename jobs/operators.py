@@ -125,12 +125,15 @@ class TimedStateFunction(HotResultFunction):
     """
 
     state_name = "state"
+    # The domain core's class (built with the job's model) and its state's class (`from_json`).
+    core_type: type = object
+    state_type: type = object
 
     def make_core(self):
-        raise NotImplementedError
+        return self.core_type(self.model)
 
     def load(self, data: str | None):
-        raise NotImplementedError
+        return self.state_type.from_json(data)
 
     def parse(self, payload: bytes):
         raise NotImplementedError

@@ -33,14 +33,11 @@ LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 class MonitorMachine(TimedStateFunction):
     """Keyed by machine: the MachineMonitor over checkpointed state, outputs to Redis, S3 and late data."""
 
-    state_name = "machine"
+    state_name, core_type, state_type = "machine", MachineMonitor, MachineState
 
     def make_core(self):
         self.windows = self.metrics.counter("windows")
-        return MachineMonitor(self.model)
-
-    def load(self, data):
-        return MachineState.from_json(data)
+        return super().make_core()
 
     def parse(self, payload):
         return Reading.from_message(SensorReading.FromString(payload))

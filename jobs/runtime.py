@@ -15,7 +15,6 @@ from typing import Sequence
 
 from jobs.config import JobConfig
 from streamsuite.paths import run_dir
-from udfs.events import event_date  # noqa: F401  (the jobs' cold rows use it as runtime.event_date)
 from streamsuite.versions import pinned_versions, plugins_dir
 
 DEAD_LETTER_TAG_NAME = "dead-letters"

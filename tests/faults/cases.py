@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
 
-from streamsuite.cluster import FlinkCluster, savepoint_dir
+from streamsuite.cluster import FlinkCluster
 from streamsuite.stack import Stack
 from tests.faults.harness import (Check, FraudRun, failover_check, kill_taskmanager, liveness_check,
                                   restart_service, stop_cluster_pid)
@@ -88,8 +87,7 @@ def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):
     def body(run: FraudRun):
         run.submit()
         run.wait_checkpoints(2)
-        out = run.flink("stop", "--savepointPath", savepoint_dir().as_uri(), run.job_id)
-        savepoint = re.search(r"Savepoint completed\. Path: (\S+)", out).group(1)
+        savepoint = run.stop_with_savepoint()
         run.submit(savepoint=savepoint, job_file="tests/faults/fraud_upgraded.py")
         return [Check("stopped with savepoint", "a savepoint path", savepoint, bool(savepoint)),
                 liveness_check(run, 0, 120)]
@@ -101,8 +99,7 @@ def incompatible_state_refused(stack: Stack, cluster: FlinkCluster):
     def body(run: FraudRun):
         run.submit()
         run.wait_checkpoints(2)
-        out = run.flink("stop", "--savepointPath", savepoint_dir().as_uri(), run.job_id)
-        savepoint = re.search(r"Savepoint completed\. Path: (\S+)", out).group(1)
+        savepoint = run.stop_with_savepoint()
         refused = ""
         try:
             run.submit(savepoint=savepoint, job_file="tests/faults/fraud_incompatible.py")

@@ -30,7 +30,8 @@ from typing import Callable
 import redis
 
 from jobs.topology import COLD_BUCKET
-from streamsuite.cluster import FlinkCluster, flink_command, flink_environment, python_job_args, rest_url
+from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment, python_job_args, rest_url,
+                                 savepoint_dir)
 from streamsuite.generator import KafkaOutput, generate
 from streamsuite.stack import Stack, StackSettings, _owned_pid, stop_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
@@ -190,6 +191,10 @@ class FraudRun:
         state = self.job()["state"]
         self.flink("cancel", self.job_id, timeout=120)
         return state
+
+    def stop_with_savepoint(self) -> str:
+        out = self.flink("stop", "--savepointPath", savepoint_dir().as_uri(), self.job_id)
+        return re.search(r"Savepoint completed\. Path: (\S+)", out).group(1)
 
     def latest_checkpoint_path(self) -> str:
         latest = _get(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["latest"]["completed"]

@@ -6,7 +6,7 @@ output must equal what the pure-Python domain code computes over the same input.
 import pytest
 import redis
 
-from jobs.runtime import event_date
+from udfs.events import event_date
 from streamsuite.generator import generate
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
