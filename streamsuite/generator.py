@@ -1385,8 +1385,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write length-prefixed records (4-byte big-endian length + key, then value)")
     target.add_argument("--topic", help="produce to this Kafka topic, keyed by the event key "
                                         "(default: the job's input topic, e.g. fraud.transactions)")
-    parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP,
-                        help=f"Kafka bootstrap servers (default {DEFAULT_BOOTSTRAP})")
+    parser.add_argument("--bootstrap",
+                        help=f"Kafka bootstrap servers (default: the local stack's, {DEFAULT_BOOTSTRAP} "
+                             "unless STREAMSUITE_KAFKA_PORT moves it)")
     parser.add_argument("--partitions", type=_positive_int,
                         help="partitions when the topic has to be created (default: as the job's input topic)")
     parser.add_argument("--broker-timeout", type=_positive_float, default=BROKER_TIMEOUT_S, metavar="SECONDS",
@@ -1440,6 +1441,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.to_file is None and args.topic is None:
         args.topic = JOBS[args.domain].input_topic
+    if args.bootstrap is None:
+        from streamsuite.stack import StackSettings
+
+        args.bootstrap = StackSettings.from_env().kafka_bootstrap
     if args.partitions is None:
         args.partitions = JOBS[args.domain].partitions
     try:

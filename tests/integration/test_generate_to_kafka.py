@@ -12,9 +12,10 @@ from udfs.events import EVENT_TYPES
 pytestmark = pytest.mark.integration
 
 
-def generate(topic, *args, truth):
+def generate(topic, *args, truth, bootstrap):
     result = subprocess.run([sys.executable, "-m", "streamsuite", "generate", *args, "--topic", topic,
-                             "--truth", str(truth), "--quiet"], capture_output=True, text=True, timeout=300)
+                             "--bootstrap", bootstrap, "--truth", str(truth), "--quiet"],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(truth.read_text())
 
@@ -31,7 +32,8 @@ def failures(records, event_type):
 
 def test_ten_thousand_transactions_all_decode(stack, tmp_path):
     (topic,) = fresh_topics(stack.settings.kafka_bootstrap, "tx")
-    truth = generate(topic, "fraud", "--count", "10000", "--seed", "7", truth=tmp_path / "t.json")
+    truth = generate(topic, "fraud", "--count", "10000", "--seed", "7", truth=tmp_path / "t.json",
+                     bootstrap=stack.settings.kafka_bootstrap)
     records = read_topic(stack.settings.kafka_bootstrap, topic)
     assert len(records) == 10_000 == truth["counts"]["messages"]
     assert failures(records, "CardTransaction") == []
@@ -49,7 +51,7 @@ def test_ten_thousand_transactions_all_decode(stack, tmp_path):
 def test_exactly_the_announced_poison_fails(stack, tmp_path, domain, event_type, framing):
     (topic,) = fresh_topics(stack.settings.kafka_bootstrap, domain)
     truth = generate(topic, domain, "--count", "3000", "--seed", "11", "--poison", "40", "--framing", framing,
-                     truth=tmp_path / "t.json")
+                     truth=tmp_path / "t.json", bootstrap=stack.settings.kafka_bootstrap)
     records = read_topic(stack.settings.kafka_bootstrap, topic)
     assert len(records) == 3040
     failed = failures(records, event_type)
