@@ -11,8 +11,9 @@ from typing import Sequence
 from streamsuite.stack import StackSettings
 
 
-def job_command(module: str, settings: StackSettings, *, input_topic: str, dead_letter_topic: str, run_id: str,
-                namespace: str = "test", bounded: bool = True, extra: Sequence[str] = ()) -> list[str]:
+def job_args(settings: StackSettings, *, input_topic: str, dead_letter_topic: str, run_id: str,
+             namespace: str = "test") -> list[str]:
+    """`--set` arguments that point a job at the local stack (wherever its ports are) and a namespace."""
     overrides = {
         "kafka.bootstrap_servers": settings.kafka_bootstrap,
         "kafka.input_topic": input_topic,
@@ -25,7 +26,12 @@ def job_command(module: str, settings: StackSettings, *, input_topic: str, dead_
         "s3.secret_key": settings.s3_secret_key,
         "s3.prefix": f"{namespace}/{run_id}",
     }
+    return [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
+
+
+def job_command(module: str, settings: StackSettings, *, input_topic: str, dead_letter_topic: str, run_id: str,
+                namespace: str = "test", bounded: bool = True, extra: Sequence[str] = ()) -> list[str]:
+    """`python -m <module>` on a local mini-cluster with `job_args`."""
     command = [sys.executable, "-m", module] + (["--bounded"] if bounded else [])
-    for key, value in overrides.items():
-        command += ["--set", f"{key}={value}"]
-    return command + list(extra)
+    return command + job_args(settings, input_topic=input_topic, dead_letter_topic=dead_letter_topic,
+                              run_id=run_id, namespace=namespace) + list(extra)

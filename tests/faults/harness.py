@@ -33,6 +33,7 @@ from jobs.topology import COLD_BUCKET
 from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment, python_job_args, rest_url,
                                  savepoint_dir)
 from streamsuite.generator import KafkaOutput, generate
+from streamsuite.localrun import job_args
 from streamsuite.stack import Stack, StackSettings, _owned_pid, stop_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
@@ -118,11 +119,10 @@ class FraudRun:
         self.feeder = threading.Thread(target=self._feed, daemon=True)
         self.prefix = f"fault:{self.run_id}"
         self.s3_prefix = f"fault/{self.run_id}"
-        self.args = ["--set", f"kafka.input_topic={self.source}",
-                     "--set", f"kafka.dead_letter_topic={self.dead}", "--set", f"kafka.group_id=fault-{self.run_id}",
-                     "--set", f"redis.key_prefix={self.prefix}", "--set", f"s3.prefix={self.s3_prefix}",
-                     "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=20",
-                     "--set", "runtime.restart_delay_ms=1000", *extra]
+        self.args = job_args(settings, input_topic=self.source, dead_letter_topic=self.dead, run_id=self.run_id,
+                             namespace="fault") + [
+            "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=20",
+            "--set", "runtime.restart_delay_ms=1000", *extra]
         self.job_id = ""
         self.client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
         cards = sorted(self.oracle.latest)[:50]

@@ -19,6 +19,7 @@ import pytest
 from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment, pushgateway_url, python_job_args,
                                  rest_url)
 from streamsuite.generator import generate
+from streamsuite.localrun import job_args as local_job_args
 from tests.kafka_helpers import fresh_topics
 from tests.net_helpers import listening, loopback, process_group
 
@@ -103,9 +104,8 @@ def test_job_metrics_reach_the_pushgateway_and_every_port_is_loopback(stack, pus
     settings = stack.settings
     run = uuid.uuid4().hex[:8]
     source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
-    job_args = ["--set", f"kafka.input_topic={source}", "--set", f"kafka.dead_letter_topic={dead}",
-                "--set", f"kafka.group_id=test-{run}", "--set", f"redis.key_prefix=test:{run}",
-                "--set", f"s3.prefix=test/{run}", "--set", "checkpoint.interval_ms=1000"]
+    job_args = local_job_args(settings, input_topic=source, dead_letter_topic=dead, run_id=run) + [
+        "--set", "checkpoint.interval_ms=1000"]
     generate("fraud", count=2_000, keys=50, seed=11, poison=5).publish(settings.kafka_bootstrap, source)
     submitted = flink(*python_job_args("jobs/fraud_scoring.py", *job_args))
     job_id = re.search(r"JobID ([0-9a-f]{32})", submitted).group(1)

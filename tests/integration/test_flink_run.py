@@ -16,6 +16,7 @@ import redis
 
 from streamsuite.cluster import flink_command, flink_environment, python_job_args, savepoint_dir
 from streamsuite.generator import generate
+from streamsuite.localrun import job_args as local_job_args
 from tests.kafka_helpers import fresh_topics
 from udfs.events import EVENT_TYPES
 
@@ -51,9 +52,8 @@ def test_stop_with_savepoint_and_resume_keeps_state(stack, cluster):
     run = uuid.uuid4().hex[:8]
     source, dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
     prefix = f"test:{run}"
-    job_args = ["--set", f"kafka.input_topic={source}", "--set", f"kafka.dead_letter_topic={dead}",
-                "--set", f"kafka.group_id=test-{run}", "--set", f"redis.key_prefix={prefix}",
-                "--set", f"s3.prefix=test/{run}", "--set", "checkpoint.interval_ms=1000"]
+    job_args = local_job_args(settings, input_topic=source, dead_letter_topic=dead, run_id=run) + [
+        "--set", "checkpoint.interval_ms=1000"]
     first = generate("fraud", count=600, keys=20, seed=5)
     first.publish(settings.kafka_bootstrap, source)
     submitted = flink(*python_job_args("jobs/fraud_scoring.py", *job_args))
