@@ -220,6 +220,29 @@ class KafkaService(Service):
             return False
 
     def provision(self) -> None:
+        self._create_topics()
+        self._warm_up_transactions()
+
+    def _warm_up_transactions(self) -> None:
+        """Commit one empty transaction, so the transaction coordinator's topic exists and is loaded.
+
+        A fresh broker creates `__transaction_state` on the first transactional producer and
+        answers "coordinator load in progress" meanwhile; without this, the first job's
+        exactly-once dead-letter sink would spend that time blocked in its task's start-up.
+        """
+        from confluent_kafka import Producer
+
+        producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 3,
+                             "transactional.id": "streamsuite-stack-warm-up"})
+        try:
+            producer.init_transactions(120)
+            producer.begin_transaction()
+            producer.commit_transaction(60)
+        except Exception as exc:
+            raise StackError(f"Kafka at {self.settings.kafka_bootstrap} does not complete a transaction ({exc}); "
+                             f"see {self.log_file}") from None
+
+    def _create_topics(self) -> None:
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import NewTopic
 
