@@ -142,6 +142,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(args)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from streamsuite import bench
+
+    try:
+        return bench.main(args)
+    except bench.BenchError as exc:
+        raise UserError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamsuite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -188,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_module.add_arguments(demo)
     demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmark a job against its comparison arms on the local stack")
+    from streamsuite import bench as bench_module
+
+    bench_module.add_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,0 +1,86 @@
+"""The benchmark harness's arithmetic: windows, percentiles, paired ratios, targets, the report."""
+import os
+
+from streamsuite import bench
+from streamsuite.bench import CpuSample
+
+
+def test_percentile_and_dist():
+    values = list(range(1, 101))
+    assert bench.percentile(values, 50) == 50.5
+    assert bench.percentile(values, 99) == 99.01
+    assert bench.percentile([], 50) is None
+    d = bench.dist([5.0, 1.0, 3.0])
+    assert d["n"] == 3 and d["p50"] == 3.0 and d["max"] == 5.0
+
+
+def test_window_rate_uses_10_to_90_percent_and_the_cpu_in_that_window():
+    tck = bench.CLK_TCK
+    samples = [(float(t), float(min(1000, max(0, (t - 5) * 100))), CpuSample(float(t), t * tck, t * tck // 2))
+               for t in range(0, 20)]
+    rate = bench._window_rate(samples, 1000)
+    # 10 % reached at t=6 (100), 90 % at t=14 (900): 800 events in 8 s.
+    assert rate["throughput_eps"] == 100.0
+    assert rate["window_events"] == 800
+    assert rate["cpu_job_s"] == 8.0 and rate["cpu_stack_s"] == 4.0
+    assert rate["events_per_cpu_s"] == 800 / 12.0
+
+
+def test_window_rate_without_progress():
+    assert bench._window_rate([], 1000) == {"throughput_eps": None}
+
+
+def test_ratios_are_paired_per_round():
+    results = {
+        "ours": [{"round": 1, "throughput_eps": 100.0, "events_per_cpu_s": 50.0},
+                 {"round": 2, "throughput_eps": 200.0, "events_per_cpu_s": 100.0}],
+        "sql": [{"round": 1, "throughput_eps": 1000.0, "events_per_cpu_s": 500.0},
+                {"round": 2, "throughput_eps": 1000.0, "events_per_cpu_s": 1000.0}],
+    }
+    r = bench.ratios(results)["sql"]
+    assert r["throughput"]["median"] == 7.5 and r["throughput"]["min"] == 5.0
+    assert r["events_per_cpu_s"]["max"] == 10.0
+
+
+def test_targets_for_fraud():
+    job = bench.JOBS["fraud"]
+    summary = {"ours": {"latency": {"p99_ms": {"median": 40.0}}, "state_bytes_per_key": {"median": 300.0}}}
+    ratio = {"sql": {"throughput": {"median": 4.0}}, "naive": {"throughput": {"median": 0.1}}}
+    rows = {t["target"]: t for t in bench.targets(job, summary, ratio, {"profile_json_bytes": {"bound": 700}})}
+    assert rows["fraud throughput >= 0.5x the Flink SQL arm"]["met"] is False
+    assert rows["fraud throughput >= 5x the naive arm"]["met"] is True
+    assert rows["fraud p99 event-to-Redis <= 50 ms at half load"]["met"] is True
+    assert all(t["met"] is not None for t in rows.values())
+
+
+def test_process_meter_counts_this_process():
+    meter = bench.ProcessMeter(os.getpid())
+    first = meter.sample()
+    sum(i * i for i in range(300_000))
+    second = meter.sample()
+    assert second.job_ticks >= first.job_ticks
+    assert meter.rss_kb["job client (python)"] > 0
+
+
+def test_markdown_renders_a_minimal_report():
+    job = bench.JOBS["fraud"]
+    arms = {"ours": bench.arms_for(job)["ours"]}
+    rounds = {"ours": [{"round": 1, "throughput_eps": 1000.0, "events_per_cpu_s": 900.0, "cores_used": 1.1,
+                        "job_cpu_us_per_event": 900.0, "stack_cpu_us_per_event": 100.0, "startup_s": 12.0,
+                        "checkpoint": {"end_to_end_ms": 40, "state_size_bytes": 10**6},
+                        "state_bytes_per_key": 200.0, "rss_mb": {"Flink JVM": 700.0},
+                        "latency": {"offered_eps": 500.0, "event_to_hot_ms": {"p50": 5.0, "p99": 30.0, "p999": 40.0,
+                                                                             "max": 50.0},
+                                    "stages": {"state_to_redis_ms": {"p50": 2.0, "p99": 9.0}}}}]}
+    summary = bench.summarize(job, arms, rounds)
+    report = {"job": "fraud", "command": "streamsuite bench fraud", "started": "x", "seconds": 1.0,
+              "machine": {"cpu": "c", "cores": 2, "memory_gb": 1, "os": "o", "kernel": "k",
+                          "load_avg_at_start": [0.0, 0.0, 0.0]},
+              "versions": {"python": "3"}, "params": {"seed": 1, "keys": 10, "backlog_events": {"ours": 10},
+                                                      "rounds": 1, "latency_seconds": 1.0, "load": 0.5},
+              "arms": {"ours": {"label": "ours", "description": "d", "parallelism": 1}}, "domain_core": {},
+              "summary": summary, "ratios_to_ours": {}, "targets": bench.targets(job, summary, {}, {}),
+              "bottleneck": bench.bottleneck(job, summary, {}, {}), "rounds": rounds}
+    text = bench.markdown(report, None)
+    assert "| ours | 1,000 | 1.00 |" in text
+    assert "p99" in text and "## Targets" in text
