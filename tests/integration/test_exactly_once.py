@@ -4,7 +4,9 @@ import pytest
 from tests.faults import cases
 from tests.faults.harness import run_case
 
-pytestmark = [pytest.mark.integration, pytest.mark.jvm]
+# Slow tier for now: in loaded CI simulations an unbounded job sometimes processed nothing for
+# minutes (cause not found yet; see the closing note of session 1). `make test-all` runs it.
+pytestmark = [pytest.mark.integration, pytest.mark.jvm, pytest.mark.slow]
 
 
 @pytest.mark.timeout(600)
