@@ -188,6 +188,35 @@ class CpuSample:
     t: float
     job_ticks: int
     stack_ticks: int
+    # CPU ticks per thread name of the job's JVM (Flink names a task's thread after the task).
+    threads: dict | None = None
+
+
+def thread_ticks(pid: int) -> dict[str, int]:
+    """utime+stime per thread name (comm, 15 characters) of one process, summed over same-named threads;
+    `<name> runq` holds the time (in ticks) those threads waited on a run queue for a CPU (schedstat)."""
+    ticks: dict[str, int] = {}
+    try:
+        entries = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return ticks
+    for tid in entries:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        head, _, tail = text.rpartition(")")
+        fields = tail.split()
+        name = head.partition("(")[2]
+        ticks[name] = ticks.get(name, 0) + int(fields[11]) + int(fields[12])
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                run_delay_ns = int(f.read().split()[1])
+            ticks[f"{name} runq"] = ticks.get(f"{name} runq", 0) + run_delay_ns * CLK_TCK // 1_000_000_000
+        except (OSError, ValueError, IndexError):
+            pass
+    return ticks
 
 
 class ProcessMeter:
@@ -224,7 +253,12 @@ class ProcessMeter:
                 rss[label] = rss.get(label, 0) + table[pid][2]
         for label, kb in rss.items():
             self.rss_kb[label] = max(self.rss_kb.get(label, 0), kb)
-        return CpuSample(time.monotonic(), sum(self._job_ticks.values()), sum(self._stack_ticks.values()))
+        threads: dict[str, int] = {}
+        for pid in _tree([self.job_pid], table):
+            if table[pid][3] == "java":
+                for name, ticks in thread_ticks(pid).items():
+                    threads[name] = threads.get(name, 0) + ticks
+        return CpuSample(time.monotonic(), sum(self._job_ticks.values()), sum(self._stack_ticks.values()), threads)
 
 
 # ---------------------------------------------------------------- Flink REST
@@ -622,7 +656,18 @@ def _window_rate(samples: list[tuple[float, float, CpuSample]], total: int) -> d
     job_cpu = (cpu1.job_ticks - cpu0.job_ticks) / CLK_TCK
     stack_cpu = (cpu1.stack_ticks - cpu0.stack_ticks) / CLK_TCK
     cpu = job_cpu + stack_cpu
+    threads, runq = {}, {}
+    if cpu0.threads and cpu1.threads:
+        for name, ticks in cpu1.threads.items():
+            used = (ticks - cpu0.threads.get(name, 0)) / CLK_TCK / seconds
+            if name.endswith(" runq"):
+                runq[name[:-5]] = used
+            elif used >= 0.02:
+                threads[name] = used
     return {"throughput_eps": events / seconds, "window_events": events, "window_s": seconds,
+            "jvm_thread_cores": dict(sorted(threads.items(), key=lambda kv: -kv[1])[:8]),
+            "jvm_thread_runqueue_wait": {name: runq.get(name, 0.0) for name in
+                                         sorted(threads, key=lambda n: -threads[n])[:8]},
             "cpu_job_s": job_cpu, "cpu_stack_s": stack_cpu, "cores_used": cpu / seconds,
             "events_per_cpu_s": events / cpu if cpu > 0 else None,
             "job_cpu_us_per_event": job_cpu / events * 1e6, "stack_cpu_us_per_event": stack_cpu / events * 1e6}
@@ -897,6 +942,7 @@ def _latency_phase(plan: Plan, arm: Arm, topics, run_id: str, rate: float, meter
         data = json.loads(out_path.read_text())
     except (OSError, ValueError):
         raise BenchError("the latency receiver wrote no results") from None
+    phase_threads = _thread_shares(cpu0, cpu1)
     hot = [h for h in data["hot"] if h[1] >= cutoff_ms]
     probe = [p for p in data["probe"] if p[1] >= cutoff_ms]
     total_ms = [recv - event for recv, event, _ in hot]
@@ -910,8 +956,25 @@ def _latency_phase(plan: Plan, arm: Arm, topics, run_id: str, rate: float, meter
     if any(updated for _, _, updated in hot):
         result["stages"]["event_to_state_ms"] = dist([u - e for _, e, u in hot if u])
         result["stages"]["state_to_redis_ms"] = dist([r - u for r, _, u in hot if u])
+    result["jvm_threads"] = phase_threads
     result["_samples"] = total_ms
     return result
+
+
+def _thread_shares(cpu0: CpuSample, cpu1: CpuSample) -> dict[str, dict[str, float]]:
+    """Per JVM thread between two samples: cores on a CPU and cores' worth of waiting on a run queue."""
+    seconds = max(cpu1.t - cpu0.t, 1e-9)
+    out: dict[str, dict[str, float]] = {}
+    if not (cpu0.threads and cpu1.threads):
+        return out
+    for name, ticks in cpu1.threads.items():
+        if name.endswith(" runq"):
+            continue
+        cores = (ticks - cpu0.threads.get(name, 0)) / CLK_TCK / seconds
+        if cores >= 0.02:
+            runq = (cpu1.threads.get(f"{name} runq", 0) - cpu0.threads.get(f"{name} runq", 0)) / CLK_TCK / seconds
+            out[name] = {"cpu": cores, "runqueue": runq}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["cpu"])[:6])
 
 
 # ---------------------------------------------------------------- the whole benchmark
@@ -1034,6 +1097,18 @@ def summarize(job: JobBench, arms: dict[str, Arm], results: dict[str, list[dict]
                     tasks.setdefault(label, {}).setdefault(metric, []).append(value)
         summary[name]["task_time_ms_per_s"] = {label: {m: statistics.median(v) for m, v in ms.items()}
                                                for label, ms in tasks.items()}
+        threads: dict[str, list[float]] = {}
+        for r in ok:
+            for thread, cores in r.get("jvm_thread_cores", {}).items():
+                threads.setdefault(thread, []).append(cores)
+        summary[name]["jvm_thread_cores"] = dict(sorted(((t, statistics.median(v)) for t, v in threads.items()),
+                                                        key=lambda kv: -kv[1])[:6])
+        waits: dict[str, list[float]] = {}
+        for r in ok:
+            for thread, share in r.get("jvm_thread_runqueue_wait", {}).items():
+                waits.setdefault(thread, []).append(share)
+        summary[name]["jvm_thread_runqueue_wait"] = {t: statistics.median(v) for t, v in waits.items()
+                                                     if t in summary[name]["jvm_thread_cores"]}
         rss: dict[str, list[float]] = {}
         for r in ok:
             for proc, mb in r.get("rss_mb", {}).items():
@@ -1127,6 +1202,19 @@ def bottleneck(job: JobBench, summary: dict, ratio: dict, core: dict) -> list[st
         lines.append(f"The bottleneck task while draining the backlog is `{label}`: busy "
                      f"{ms.get('busyTimeMsPerSecond', 0):.0f} ms of every second"
                      + (f" ({'; '.join(others)})" if others else "") + ".")
+        head = label.split(" -> ")[0].strip()
+        threads = ours.get("jvm_thread_cores", {})
+        match = [(t, c) for t, c in threads.items() if t.startswith(head[:10])]
+        if match:
+            thread, cores = match[0]
+            busy = ms.get("busyTimeMsPerSecond", 0) / 1000
+            runq = ours.get("jvm_thread_runqueue_wait", {}).get(thread, 0.0)
+            blocked = max(0.0, busy - cores - runq)
+            lines.append(f"Of each second, its thread (`{thread}`) runs on a CPU {cores:.2f} s, waits for a CPU "
+                         f"(run queue, other processes on the 2 cores) {runq:.2f} s and is blocked {blocked:.2f} s "
+                         f"while the task counts as busy {busy:.2f} s: blocked is time inside the operator off CPU, "
+                         "i.e. the synchronous Redis round trip (hot writes flushed per event) and other blocking "
+                         "calls.")
     idle = ours.get("idle_cores_job", {}).get("median")
     lat_cores = ours.get("latency", {}).get("cores_job", {}).get("median")
     offered = ours.get("latency", {}).get("offered_eps", {}).get("median")
@@ -1321,6 +1409,15 @@ def markdown(report: dict, png: Path | None) -> str:
         for label, ms in s[name].get("task_time_ms_per_s", {}).items():
             out.append(f"| {a['label']} | {label} | {_n(ms.get('busyTimeMsPerSecond'))} | "
                        f"{_n(ms.get('backPressuredTimeMsPerSecond'))} | {_n(ms.get('idleTimeMsPerSecond'))} |")
+    out += ["", "CPU of the busiest threads of the Flink JVM in the same window (cores; /proc/<pid>/task, thread "
+            "names cut to 15 characters by the kernel; in thread mode a task's Python runs on its task thread):", ""]
+    for name, a in arms.items():
+        threads = s[name].get("jvm_thread_cores", {})
+        waits = s[name].get("jvm_thread_runqueue_wait", {})
+        if threads:
+            out.append(f"- {a['label']}: " + ", ".join(
+                f"`{t}` {c:.2f}" + (f" (+{waits[t]:.2f} waiting for a CPU)" if waits.get(t, 0) >= 0.01 else "")
+                for t, c in threads.items()))
     out += ["", "## Latency at a fixed offered load", "",
             "Event time = wall clock when produced; the hot result is seen through Redis keyspace notifications "
             "(SQL arm: its Kafka output topic).", "",
