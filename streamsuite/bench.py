@@ -395,6 +395,7 @@ def _receiver_main(spec: dict, out_path: str, ready, stop, progress) -> None:
 
     def consumer_at_end(topic: str):
         consumer = Consumer({"bootstrap.servers": spec["bootstrap"], "group.id": f"bench-probe-{uuid.uuid4()}",
+                             "log_level": 2,
                              "enable.auto.commit": False, "fetch.wait.max.ms": 10, "fetch.error.backoff.ms": 10})
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         assignment = []
@@ -1520,7 +1521,8 @@ def plot(report: dict, samples: dict[str, list[float]], path: Path, say) -> Path
     left.set_title(f"Latency at {report['params']['load']:.0%} of each arm's throughput (all rounds)")
     left.axvline(50, color="grey", linestyle=":", linewidth=1)
     left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=8)
+    if any(samples.values()):
+        left.legend(fontsize=8)
     names = list(arms)
     summary = report["summary"]
     medians = [summary[n]["throughput_eps"]["median"] or 0 for n in names]
@@ -1535,7 +1537,8 @@ def plot(report: dict, samples: dict[str, list[float]], path: Path, say) -> Path
         right.annotate(f"{value:,.0f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
                        fontsize=8)
     right.set_xticks(range(len(names)), [arms[n]["label"] for n in names], rotation=15, fontsize=8)
-    right.set_yscale("log")
+    if any(medians):
+        right.set_yscale("log")
     right.set_ylabel("sustained events/s (median, min–max, rounds as dots)")
     right.set_title("Throughput per arm")
     right.grid(True, axis="y", which="both", alpha=0.3)

@@ -170,6 +170,9 @@ class KafkaService(Service):
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"log.dirs={data}",
             "num.partitions=4",
+            # Keep records whatever their timestamp: seeded inputs carry past event times, and the
+            # default 7-day retention deleted them mid-run (the "stall" of unbounded test jobs).
+            "log.retention.ms=-1",
             # One broker: every internal topic must accept replication factor and min ISR 1,
             # or transactions (exactly-once sinks) and consumer groups never become available.
             "offsets.topic.replication.factor=1",
