@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-# Slow tier until it has run in CI on a quiet machine (make test-all runs it).
-pytestmark = [pytest.mark.integration, pytest.mark.jvm, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
 
 @pytest.mark.timeout(240)

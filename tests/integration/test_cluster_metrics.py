@@ -23,9 +23,7 @@ from streamsuite.localrun import job_args as local_job_args
 from tests.kafka_helpers import fresh_topics
 from tests.net_helpers import listening, loopback, process_group
 
-# Slow tier for now: in loaded CI simulations an unbounded job sometimes processed nothing for
-# minutes (cause not found yet; see the closing note of session 1). `make test-all` runs it.
-pytestmark = [pytest.mark.integration, pytest.mark.jvm, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
 METRIC_PREFIX = "flink_taskmanager_job_task_operator_streamsuite_"
 WANTED = ("events_in", "events_decoded", "hot_records_written")

@@ -4,9 +4,7 @@ import pytest
 from tests.faults import cases
 from tests.faults.harness import run_case
 
-# Slow tier for now: in loaded CI simulations an unbounded job sometimes processed nothing for
-# minutes (cause not found yet; see the closing note of session 1). `make test-all` runs it.
-pytestmark = [pytest.mark.integration, pytest.mark.jvm, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
 
 @pytest.mark.timeout(600)

@@ -15,9 +15,7 @@ from streamsuite.localrun import job_command
 from tests.kafka_helpers import fresh_topics
 from tests.net_helpers import listening, loopback, process_tree
 
-# Slow tier for now: in loaded CI simulations an unbounded job sometimes processed nothing for
-# minutes (cause not found yet; see the closing note of session 1). `make test-all` runs it.
-pytestmark = [pytest.mark.integration, pytest.mark.jvm, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
 EXPECTED = {
     "decode+validate": {"events_in", "events_decoded", "events_dead_lettered"},
