@@ -75,7 +75,7 @@ class RedisVersionedWriter:
 
         self._client = redis.Redis.from_url(self.url, socket_timeout=10, socket_connect_timeout=5,
                                             retry_on_timeout=True)
-        self._script = self._client.register_script(UPSERT_IF_NEWER)
+        self._sha = None
 
     def add(self, record: HotRecord) -> None:
         self._pending.append(record)
@@ -105,10 +105,27 @@ class RedisVersionedWriter:
                            [r.event_time_ms for r in records])
 
     def _apply(self, records: Sequence[HotRecord]) -> list:
+        """One round trip of EVALSHA calls. The script is loaded once, and again only when Redis
+        says it lost it (a restart empties its script cache); a pipeline through redis-py's
+        `Script` would ask `SCRIPT EXISTS` in a second round trip on every flush."""
+        import redis
+
+        if self._sha is None:
+            self._sha = self._client.script_load(UPSERT_IF_NEWER)
+        try:
+            return self._evalsha(records)
+        except redis.exceptions.NoScriptError:
+            self._sha = self._client.script_load(UPSERT_IF_NEWER)
+            return self._evalsha(records)
+
+    def _evalsha(self, records: Sequence[HotRecord]) -> list:
+        if len(records) == 1:
+            keys, args = records[0].script_args()
+            return [self._client.evalsha(self._sha, len(keys), *keys, *args)]
         pipe = self._client.pipeline(transaction=False)
         for record in records:
             keys, args = record.script_args()
-            self._script(keys=keys, args=args, client=pipe)
+            pipe.evalsha(self._sha, len(keys), *keys, *args)
         return pipe.execute()
 
     def close(self) -> None:

@@ -51,3 +51,18 @@ def test_lost_connection_keeps_the_batch_and_raises():
     with pytest.raises(redis.ConnectionError):
         w.flush(attempts=2)
     assert len(w) == 1
+
+
+def test_script_cache_lost_by_redis_is_reloaded(writer, client):
+    """A restarted Redis has no scripts; the writer reloads its script and writes on."""
+    key = f"test:{uuid.uuid4()}"
+    writer.add(HotRecord(key, 1, {"score": 0.1}))
+    assert writer.flush().written == 1
+    client.script_flush()
+    writer.add(HotRecord(key, 2, {"score": 0.2}))
+    writer.add(HotRecord(f"{key}:other", 1, {"score": 0.5}))
+    assert writer.flush().written == 2
+    client.script_flush()
+    writer.add(HotRecord(key, 3, {"score": 0.3}))
+    assert writer.flush().written == 1
+    assert client.hgetall(key) == {"version": "3", "score": "0.3"}
