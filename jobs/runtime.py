@@ -125,6 +125,7 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "restart-strategy.type": "fixed-delay",
         "restart-strategy.fixed-delay.attempts": str(r.restart_attempts),
         "restart-strategy.fixed-delay.delay": f"{r.restart_delay_ms} ms",
+        "execution.buffer-timeout.interval": f"{r.buffer_timeout_ms} ms",
         "python.execution-mode": r.python_mode,
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.cases:
         fault, body = getattr(cases, name)(stack, cluster)
         say(f"case {name}: {fault} ...")
-        result = run_case(name, fault, settings, body)
+        result = run_case(name, fault, settings, body, **cases.run_options(name))
         say(f"case {name}: {result.verdict} in {result.seconds:.0f} s {result.failures()}")
         results.append(result)
         cluster.up()

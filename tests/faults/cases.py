@@ -8,8 +8,8 @@ from pathlib import Path
 
 from streamsuite.cluster import FlinkCluster
 from streamsuite.stack import Stack
-from tests.faults.harness import (Check, FraudRun, failover_check, kill_taskmanager, liveness_check,
-                                  restart_service, stop_cluster_pid)
+from tests.faults.harness import (Check, FraudRun, failover_check, kill_python_workers, kill_service,
+                                  kill_taskmanager, liveness_check, restart_service)
 
 
 def tm_kill_once(stack: Stack, cluster: FlinkCluster):
@@ -57,7 +57,7 @@ def jm_kill_restart_from_checkpoint(stack: Stack, cluster: FlinkCluster):
         run.submit()
         run.wait_checkpoints(2)
         checkpoint = run.latest_checkpoint_path()
-        stop_cluster_pid(cluster, "jobmanager")  # SIGTERM then SIGKILL: the job is lost with it
+        kill_service(cluster, "jobmanager")  # kill -9: no HA store, so the job is lost with it
         cluster.down()
         cluster.up()
         run.submit(savepoint=checkpoint)
@@ -66,19 +66,47 @@ def jm_kill_restart_from_checkpoint(stack: Stack, cluster: FlinkCluster):
     return "kill the JobManager, restart the cluster, resume from the latest retained checkpoint", body
 
 
-def service_restart(service: str, what: str, recovery_s: float):
+def python_worker_kill(stack: Stack, cluster: FlinkCluster):
+    """Thread mode (the default) runs Python inside the TaskManager's JVM, so this case runs the
+    job in process mode, where the Python worker is a process of its own."""
+    def body(run: FraudRun):
+        run.submit()
+        run.wait_checkpoints(2)
+        before = run.completed_checkpoints()
+        killed = kill_python_workers(cluster)
+        return [Check("python workers killed", "at least 1", str(len(killed)), bool(killed)),
+                liveness_check(run, before, 180), failover_check(run)]
+    return "kill -9 the Python worker processes of the job (process mode) after 2 checkpoints", body
+
+
+python_worker_kill.run_options = {"extra": ("--set", "runtime.python_mode=process"), "rate": 1_500}
+
+
+def service_restart(service: str, what: str, recovery_s: float, before_kill=None):
     def case(stack: Stack, cluster: FlinkCluster):
         def body(run: FraudRun):
             run.submit()
             run.wait_checkpoints(2)
             before = run.completed_checkpoints()
+            if before_kill:
+                before_kill(run)
             restart_service(stack, service)
-            return [liveness_check(run, before, recovery_s)]
+            live = liveness_check(run, before, recovery_s)
+            failover = failover_check(run)
+            # Recorded, not required: a short outage may be ridden out by retries instead.
+            return [live, Check("job failed over", "recorded", failover.seen, True)]
         return f"kill -9 {what} mid-run, restart it after 3 s", body
     return case
 
 
-redis_restart = service_restart("redis", "Redis (AOF fsync always)", 180)
+def _redis_fsync_always(run: FraudRun) -> None:
+    """An acknowledged write must survive kill -9 for replay-free convergence: the local stack runs
+    `appendfsync everysec` (up to a second of writes lost on a crash, as in most deployments), so
+    this case asks Redis for `always` first; the restarted server reads the AOF either way."""
+    run.client.config_set("appendfsync", "always")
+
+
+redis_restart = service_restart("redis", "Redis (AOF, fsync always)", 180, _redis_fsync_always)
 kafka_restart = service_restart("kafka", "the Kafka broker", 240)
 s3_restart = service_restart("s3", "the S3 server (checkpoints every second, so during one)", 240)
 
@@ -116,6 +144,12 @@ def incompatible_state_refused(stack: Stack, cluster: FlinkCluster):
     return "restore a savepoint into a job whose stateful operator changed uid, without permission", body
 
 
+def run_options(name: str) -> dict:
+    """How a case wants its run built (e.g. the Python execution mode), beyond the defaults."""
+    return getattr(globals()[name], "run_options", {})
+
+
 FAST = ("tm_kill_once", "exception_once")
-ALL = ("tm_kill_once", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "redis_restart",
+ALL = ("tm_kill_once", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
+       "redis_restart",
        "kafka_restart", "s3_restart", "savepoint_upgrade", "incompatible_state_refused")

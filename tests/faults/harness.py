@@ -34,7 +34,7 @@ from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment,
                                  savepoint_dir)
 from streamsuite.generator import KafkaOutput, generate
 from streamsuite.localrun import job_args
-from streamsuite.stack import Stack, StackSettings, _owned_pid, stop_pid
+from streamsuite.stack import Stack, StackSettings, _owned_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
 from tests.kafka_helpers import fresh_topics, read_topic
@@ -315,8 +315,49 @@ def run_case(case: str, fault: str, settings: StackSettings, body: Callable[[Fra
     return result
 
 
-def stop_cluster_pid(cluster: FlinkCluster, name: str) -> int:
+def kill_service(cluster: FlinkCluster, name: str) -> int:
+    """kill -9 one cluster process we started, by its recorded PID, and wait until it is gone."""
     service = next(s for s in cluster.services if s.name == name)
     pid = _owned_pid(service)
-    stop_pid(pid)
+    if pid is None:
+        raise RuntimeError(f"no {name} of ours is running")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _owned_pid(service) and time.monotonic() < deadline:
+        time.sleep(0.1)
     return pid
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def kill_python_workers(cluster: FlinkCluster) -> list[int]:
+    """kill -9 the Python processes the TaskManager we started runs for its Python operators."""
+    taskmanager = next(s for s in cluster.services if s.name == "taskmanager")
+    pid = _owned_pid(taskmanager)
+    if pid is None:
+        raise RuntimeError("no TaskManager of ours is running")
+    killed = []
+    for child in descendants(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "python" in command:
+            os.kill(child, signal.SIGKILL)
+            killed.append(child)
+    return killed

@@ -11,5 +11,5 @@ pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 @pytest.mark.parametrize("case", cases.FAST)
 def test_exact_outputs_after_fault(stack, cluster, case):
     fault, body = getattr(cases, case)(stack, cluster)
-    result = run_case(case, fault, stack.settings, body)
+    result = run_case(case, fault, stack.settings, body, **cases.run_options(case))
     assert result.verdict == "pass", result.failures()

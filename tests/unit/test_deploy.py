@@ -460,6 +460,7 @@ def test_job_config_in_the_pod_agrees_with_the_cluster_config(overlays, overlay)
         assert config.runtime.restart_attempts == int(conf["restart-strategy.fixed-delay.attempts"])
         assert config.runtime.restart_delay_ms == flink_ms(conf["restart-strategy.fixed-delay.delay"])
         assert config.runtime.python_mode == conf["python.execution-mode"]
+        assert config.runtime.buffer_timeout_ms == flink_ms(conf["execution.buffer-timeout.interval"])
         assert config.s3.endpoint == conf["s3.endpoint"]
         assert str(config.s3.path_style_access).lower() == conf["s3.path.style.access"]
 
