@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import heapq
 import json
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+
+from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
 
 if TYPE_CHECKING:
     from udfs.redis_writer import HotRecord
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
-# Flink's watermark before the first one arrives (Long.MIN_VALUE).
-MIN_WATERMARK = -(2**63)
 STATE_ENCODING = 1
 
 # Index i is the Protobuf MovementKind value i + 1.
@@ -578,33 +577,10 @@ def replay(movements: Iterable[Movement], model: InventoryModel | None = None,
     Timers due at the watermark fire before each event, each key holds one timer at
     `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark).
     """
-    keeper = StockKeeper(model)
-    states: dict[str, StockState] = {}
-    timers: dict[str, int] = {}
-    queue: list[tuple[int, str]] = []
-    outputs: list = []
-
-    def schedule(key: str) -> None:
-        due = keeper.next_timer(states[key])
-        if due is None:
-            timers.pop(key, None)
-        elif timers.get(key) != due:
-            timers[key] = due
-            heapq.heappush(queue, (due, key))
-
-    def fire(until: int | None) -> None:
-        while queue and (until is None or queue[0][0] <= until):
-            due, key = heapq.heappop(queue)
-            if timers.get(key) == due:
-                states[key], out = keeper.on_timer(states[key], due)
-                outputs.extend(out)
-                schedule(key)
-
+    run = KeyedTimerReplay(StockKeeper(model), StockState)
     for i, mv in enumerate(movements):
         watermark = watermark_fn(i) if watermark_fn else MIN_WATERMARK
-        fire(watermark)
-        states[mv.key], out = keeper.apply(states.get(mv.key, StockState()), mv, watermark)
-        outputs.extend(out)
-        schedule(mv.key)
-    fire(None)
-    return states, outputs
+        run.fire(watermark)
+        run.apply(mv.key, mv, watermark)
+    run.fire(MAX_WATERMARK)
+    return run.states, run.outputs

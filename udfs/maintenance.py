@@ -62,7 +62,6 @@ Redis (prefix = redis.key_prefix):
 """
 from __future__ import annotations
 
-import heapq
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -70,13 +69,12 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from udfs.events import SENSORS, event_date
+from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
 
 if TYPE_CHECKING:
     from udfs.redis_writer import HotRecord
 
 SCALE = 1_000_000
-MAX_WATERMARK = 2**63 - 1
-MIN_WATERMARK = -(2**63)
 STATS = ("count", "mean", "std", "min", "max", "slope", "impossible")
 
 # Upper limits at which a machine fails: ISO 10816 zone D vibration, winding insulation
@@ -611,39 +609,13 @@ def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
     `watermark_fn(newest event time)` and every due timer fires (one event-time timer per
     machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does.
     """
-    monitor = MachineMonitor(model)
     watermark_fn = watermark_fn or bounded_out_of_orderness(0)
-    states: dict[str, MachineState] = {}
-    timers: dict[str, int] = {}
-    queue: list[tuple[int, str]] = []
-    outputs: list = []
-
-    def schedule(machine: str) -> None:
-        timer = monitor.next_timer(states[machine])
-        if timer is None:
-            timers.pop(machine, None)
-        elif timers.get(machine) != timer:
-            timers[machine] = timer
-            heapq.heappush(queue, (timer, machine))
-
-    def fire(watermark: int) -> None:
-        while queue and queue[0][0] <= watermark:
-            timer, machine = heapq.heappop(queue)
-            if timers.get(machine) != timer:
-                continue
-            del timers[machine]
-            states[machine], out = monitor.on_timer(states[machine], timer)
-            outputs.extend(out)
-            schedule(machine)
-
+    run = KeyedTimerReplay(MachineMonitor(model), MachineState)
     watermark, newest = MIN_WATERMARK, None
     for reading in readings:
-        machine = reading.machine_id
-        states[machine], out = monitor.apply(states.get(machine) or MachineState(), reading, watermark)
-        outputs.extend(out)
-        schedule(machine)
+        run.apply(reading.machine_id, reading, watermark)
         newest = reading.event_time_ms if newest is None else max(newest, reading.event_time_ms)
         watermark = max(watermark, watermark_fn(newest))
-        fire(watermark)
-    fire(MAX_WATERMARK)
-    return outputs
+        run.fire(watermark)
+    run.fire(MAX_WATERMARK)
+    return run.outputs

@@ -1,0 +1,49 @@
+"""The keyed operators' timer discipline in plain Python, for reference runs.
+
+The test oracles and the benchmark compute what a Flink job emits by running its domain
+core the way `TimedStateFunction` does: one event-time timer per key at the core's
+`next_timer`, fired in time order once the watermark passes it, and a timer that fired
+stays registered until the core names another (so it never fires twice).
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Any, Callable
+
+MIN_WATERMARK = -(2**63)
+MAX_WATERMARK = 2**63 - 1
+
+
+class KeyedTimerReplay:
+    """A domain core (`apply`, `on_timer`, `next_timer`) run per key, collecting every output in order."""
+
+    def __init__(self, core: Any, new_state: Callable[[], Any]):
+        self.core = core
+        self.new_state = new_state
+        self.states: dict[str, Any] = {}
+        self.outputs: list = []
+        self._timers: dict[str, int] = {}
+        self._queue: list[tuple[int, str]] = []
+
+    def apply(self, key: str, event: Any, watermark: int) -> None:
+        state = self.states[key] if key in self.states else self.new_state()
+        self.states[key], out = self.core.apply(state, event, watermark)
+        self.outputs.extend(out)
+        self._schedule(key)
+
+    def fire(self, watermark: int) -> None:
+        """Every timer due at `watermark`, oldest first (MAX_WATERMARK: the end of the input)."""
+        while self._queue and self._queue[0][0] <= watermark:
+            due, key = heapq.heappop(self._queue)
+            if self._timers.get(key) == due:
+                self.states[key], out = self.core.on_timer(self.states[key], due)
+                self.outputs.extend(out)
+                self._schedule(key)
+
+    def _schedule(self, key: str) -> None:
+        due = self.core.next_timer(self.states[key])
+        if due is None:
+            self._timers.pop(key, None)
+        elif self._timers.get(key) != due:
+            self._timers[key] = due
+            heapq.heappush(self._queue, (due, key))
