@@ -92,9 +92,25 @@ def flink_plugins_dir() -> Path:
     return folder
 
 
+def jars_to_ship(jars: Sequence[Path]) -> list[Path]:
+    """The jars the job must bring: those the Flink that runs it lacks in its lib/.
+
+    Under `flink run` and in application mode the Python driver talks to the client's JVM,
+    whose class path is its distribution's lib/; a jar found there by name is on the cluster
+    already (our local cluster, or an image that added it), and a second copy per job would
+    only leak Metaspace in a session cluster. A local mini-cluster always ships them.
+    """
+    if "PYFLINK_GATEWAY_PORT" not in os.environ:
+        return list(jars)
+    from pyflink.java_gateway import get_gateway
+
+    class_path = get_gateway().jvm.System.getProperty("java.class.path") or ""
+    present = {Path(entry).name for entry in class_path.split(os.pathsep)}
+    return [jar for jar in jars if jar.name not in present]
+
+
 def connector_jars() -> list[Path]:
-    pins = pinned_versions()
-    jars = [pins.connector_jar] + sorted(p for p in pins.connector_jar.parent.glob("*.jar") if p != pins.connector_jar)
+    jars = pinned_versions().job_jars
     missing = [j for j in jars if not j.exists()]
     if missing:
         raise SetupError(f"{missing[0]} is missing; run `streamsuite jars` (or `make setup`) first")
@@ -110,7 +126,6 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
     conf = Configuration()
     settings = {
         "pipeline.name": r.job_name,
-        "pipeline.jars": ";".join(j.as_uri() for j in jars),
         "parallelism.default": str(r.parallelism),
         # Fixed, so a savepoint taken at any parallelism restores at any other (up to this).
         "pipeline.max-parallelism": "128",
@@ -144,6 +159,9 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
             "jobmanager.rpc.address": "127.0.0.1", "jobmanager.bind-host": "127.0.0.1",
             "taskmanager.host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
         })
+    shipped = jars_to_ship(jars)
+    if shipped:
+        settings["pipeline.jars"] = ";".join(j.as_uri() for j in shipped)
     settings.update(config.flink)
     for key, value in settings.items():
         conf.set_string(key, value)

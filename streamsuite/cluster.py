@@ -24,6 +24,7 @@ from pathlib import Path
 
 from streamsuite.paths import project_root, run_dir
 from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, _java
+from streamsuite.versions import pinned_versions
 
 
 def flink_home() -> Path:
@@ -65,10 +66,19 @@ PUSH_JOB_NAME = "streamsuite-local"
 
 
 def lib_dir() -> Path:
-    """Flink's lib/ plus flink-python from opt/: a cluster that runs Python jobs needs it on its classpath."""
+    """Flink's lib/, flink-python from opt/ (a cluster that runs Python jobs needs it) and our connector
+    and Parquet jars.
+
+    The jars are in the cluster's lib/, not shipped with each job: a session cluster gives every
+    job a class loader of its own, and one that loaded hadoop-common (which Parquet needs) is
+    never collected (Hadoop starts a static cleaner thread), so the TaskManager ran out of
+    Metaspace after a dozen jobs and restarts (seen in the fault matrix). A job submitted with
+    `flink run` ships only what lib/ lacks (`jobs.runtime.jars_to_ship`).
+    """
     folder = cluster_dir() / "lib"
     folder.mkdir(parents=True, exist_ok=True)
     jars = sorted((flink_home() / "lib").glob("*.jar")) + sorted((flink_home() / "opt").glob("flink-python-*.jar"))
+    jars += [jar for jar in pinned_versions().job_jars if jar.exists()]
     for jar in jars:
         link = folder / jar.name
         if not link.exists():
@@ -125,6 +135,10 @@ def write_configuration(settings: StackSettings) -> Path:
         "s3.access-key": settings.s3_access_key,
         "s3.secret-key": settings.s3_secret_key,
         "env.log.dir": str(cluster_dir() / "log"),
+        # hadoop-common is in lib/ for Parquet (see lib_dir), which makes Flink try Hadoop's Kerberos
+        # security context and fail loudly at start; the local cluster has no Kerberos to offer.
+        "security.context.factory.classes": "org.apache.flink.runtime.security.contexts.NoOpSecurityContextFactory",
+        "security.module.factory.classes": "org.apache.flink.runtime.security.modules.JaasModuleFactory",
         # Metrics pushed to the local Pushgateway (outgoing HTTP only, no listening port). Each JobManager
         # and TaskManager pushes its own group (job label streamsuite-local<random suffix>); groups of
         # stopped processes stay until the Pushgateway restarts, so select series by job_id.

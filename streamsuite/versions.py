@@ -26,6 +26,12 @@ class PinnedVersions:
         return jars_dir() / "flink" / "lib" / f"flink-sql-connector-kafka-{self.kafka_connector}.jar"
 
     @property
+    def job_jars(self) -> list[Path]:
+        """What the jobs need on Flink's class path: the connector first, then Parquet and its dependencies."""
+        others = sorted(p for p in self.connector_jar.parent.glob("*.jar") if p != self.connector_jar)
+        return [self.connector_jar] + others
+
+    @property
     def s3_plugin_jar(self) -> Path:
         return jars_dir() / "flink" / "plugins" / "s3-fs-hadoop" / f"flink-s3-fs-hadoop-{self.flink}.jar"
 

@@ -9,10 +9,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from streamsuite.cluster import FlinkCluster
+from streamsuite.cluster import FlinkCluster, rest_url
 from streamsuite.stack import Stack, StackSettings
 from tests.faults import cases
-from tests.faults.harness import run_case
+from tests.faults.harness import Check, _get, run_case
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         fault, body = getattr(cases, name)(stack, cluster)
         say(f"case {name}: {fault} ...")
         result = run_case(name, fault, settings, body, **cases.run_options(name))
+        result.checks.append(metaspace_check(settings))
         say(f"case {name}: {result.verdict} in {result.seconds:.0f} s {result.failures()}")
         results.append(result)
         cluster.up()
@@ -40,6 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     write_report(args.report, results, " ".join(["python -m tests.faults", *(argv if argv is not None else sys.argv[1:])]))
     say(f"report: {args.report}")
     return 0 if all(r.verdict == "pass" for r in results) else 1
+
+
+def metaspace_check(settings: StackSettings) -> Check:
+    """Recorded after each case: a session cluster that leaked a class loader per job runs out of Metaspace."""
+    base = rest_url(settings)
+    try:
+        used = []
+        for tm in _get(f"{base}/taskmanagers")["taskmanagers"]:
+            metrics = _get(f"{base}/taskmanagers/{tm['id']}/metrics?get=Status.JVM.Memory.Metaspace.Used")
+            used += [f"{float(m['value']) / 2**20:.0f} MB" for m in metrics]
+        seen = ", ".join(used) or "no TaskManager"
+    except OSError as exc:
+        seen = f"unreadable ({exc})"
+    return Check("TaskManager Metaspace used", "recorded", seen, True)
 
 
 def write_report(path: Path, results, command: str) -> None:

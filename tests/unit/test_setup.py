@@ -52,3 +52,28 @@ def test_java_version_parsing():
     assert java_major('java version "1.8.0_402"') == 8
     assert java_major('openjdk version "21" 2023-09-19') == 21
     assert java_major("garbage") is None
+
+
+def test_jobs_ship_only_the_jars_the_cluster_lacks(monkeypatch):
+    """A session cluster with the jars in lib/ gets none from the job (a copy per job leaks
+    Metaspace); a mini-cluster, or a cluster without them, gets them all."""
+    import os
+    from types import SimpleNamespace
+
+    import pyflink.java_gateway
+
+    from jobs.runtime import jars_to_ship
+
+    jars = pinned_versions().job_jars
+    monkeypatch.delenv("PYFLINK_GATEWAY_PORT", raising=False)
+    assert jars_to_ship(jars) == jars
+
+    def client_with(class_path: list[str]):
+        jvm = SimpleNamespace(System=SimpleNamespace(getProperty=lambda name: os.pathsep.join(class_path)))
+        monkeypatch.setattr(pyflink.java_gateway, "get_gateway", lambda: SimpleNamespace(jvm=jvm))
+
+    monkeypatch.setenv("PYFLINK_GATEWAY_PORT", "1")
+    client_with([f"/opt/flink/lib/{jar.name}" for jar in jars] + ["/opt/flink/lib/flink-dist-2.2.0.jar"])
+    assert jars_to_ship(jars) == []
+    client_with(["/opt/flink/lib/flink-dist-2.2.0.jar", f"/opt/flink/lib/{jars[0].name}"])
+    assert jars_to_ship(jars) == jars[1:]
