@@ -58,7 +58,7 @@ def metaspace_check(settings: StackSettings) -> Check:
 
 
 def write_report(path: Path, results, command: str) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
     lines = [
         "# Exactly-once under failure: fault matrix report", "",
         f"- command: `{command}`",
