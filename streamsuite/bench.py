@@ -1137,8 +1137,9 @@ def ratios(results: dict[str, list[dict]], base: str = "ours") -> dict[str, Any]
     return out
 
 
-def targets(job: JobBench, summary: dict, ratio: dict, core: dict) -> list[dict[str, Any]]:
-    """The issue's targets, each met or not, with the number that decides it."""
+def targets(job: JobBench, summary: dict, ratio: dict, core: dict, load: float = 0.5) -> list[dict[str, Any]]:
+    """The issue's targets, each met or not, with the number that decides it (a latency target set at
+    half load is left undecided by a run at another load)."""
     rows = []
 
     def add(name: str, value, limit: str, met):
@@ -1154,7 +1155,11 @@ def targets(job: JobBench, summary: dict, ratio: dict, core: dict) -> list[dict[
         add("fraud throughput >= 5x the naive arm", None if naive is None else 1 / naive, ">= 5",
             None if naive is None else 1 / naive >= 5)
         p99 = ours.get("latency", {}).get("p99_ms", {}).get("median")
-        add("fraud p99 event-to-Redis <= 50 ms at half load", p99, "<= 50 ms", None if p99 is None else p99 <= 50)
+        if load == 0.5:
+            add("fraud p99 event-to-Redis <= 50 ms at half load", p99, "<= 50 ms", None if p99 is None else p99 <= 50)
+        else:
+            add(f"fraud p99 event-to-Redis <= 50 ms at half load (this run: {load:.0%} load, p99 shown, "
+                "not decided)", p99, "<= 50 ms", None)
         per_card = ours.get("state_bytes_per_key", {}).get("median")
         add("fraud state < 1 KB per card (checkpointed keyed state / cards)", per_card, "< 1024 B",
             None if per_card is None else per_card < 1024)
@@ -1174,7 +1179,7 @@ def targets(job: JobBench, summary: dict, ratio: dict, core: dict) -> list[dict[
     return rows
 
 
-def bottleneck(job: JobBench, summary: dict, ratio: dict, core: dict) -> list[str]:
+def bottleneck(job: JobBench, summary: dict, ratio: dict, core: dict, load: float = 0.5) -> list[str]:
     """The largest bottleneck the numbers show, said with the numbers (computed, not hand-written)."""
     lines = []
     ours = summary.get("ours", {})
@@ -1242,7 +1247,7 @@ def bottleneck(job: JobBench, summary: dict, ratio: dict, core: dict) -> list[st
                  for stage, v in lat.items() if v.get("p50", {}).get("median") is not None
                  and v.get("p99", {}).get("median") is not None]
         if parts:
-            lines.append("Latency by stage at half load: " + "; ".join(parts) + ".")
+            lines.append(f"Latency by stage at {load:.0%} load: " + "; ".join(parts) + ".")
     return lines
 
 
@@ -1307,8 +1312,8 @@ def run(args: argparse.Namespace) -> int:
                  for n, a in arms.items()},
         "domain_core": core, "summary": summary, "ratios_to_ours": ratio,
     }
-    report["targets"] = targets(job, summary, ratio, core)
-    report["bottleneck"] = bottleneck(job, summary, ratio, core)
+    report["targets"] = targets(job, summary, ratio, core, args.load)
+    report["bottleneck"] = bottleneck(job, summary, ratio, core, args.load)
     latency_samples = {n: [s for r in rounds for s in r.get("latency", {}).pop("_samples", [])]
                        for n, rounds in results.items()}
     report["rounds"] = results

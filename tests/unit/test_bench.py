@@ -51,6 +51,9 @@ def test_targets_for_fraud():
     assert rows["fraud throughput >= 5x the naive arm"]["met"] is True
     assert rows["fraud p99 event-to-Redis <= 50 ms at half load"]["met"] is True
     assert all(t["met"] is not None for t in rows.values())
+    at_quarter = bench.targets(job, summary, ratio, {"profile_json_bytes": {"bound": 700}}, load=0.25)
+    [latency] = [t for t in at_quarter if "event-to-Redis" in t["target"]]
+    assert latency["met"] is None and "25% load" in latency["target"]
 
 
 def test_process_meter_counts_this_process():
