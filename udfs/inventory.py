@@ -441,9 +441,11 @@ class StockKeeper:
         s.windows[i] = w
         if kind != SALE:
             return
-        bucket = _start(t, m.velocity_bucket_ms)
-        if bucket >= self._velocity_since(s):
-            s.sales = _add_units(s.sales, bucket, q, m.velocity_bucket_ms)
+        bucket, since = _start(t, m.velocity_bucket_ms), self._velocity_since(s)
+        if bucket >= since:
+            # Buckets out of the window go first: after a key's first sale in months, padding the
+            # old list up to the new bucket would build (and then drop) a bucket per idle minute.
+            s.sales = _add_units(_units_since(s.sales, since, m.velocity_bucket_ms), bucket, q, m.velocity_bucket_ms)
 
     def _remember(self, s: StockState, fp: str, t: int, now: int) -> None:
         """Adds an event id to its event-time bucket; buckets older than the TTL and ids over the bound go."""

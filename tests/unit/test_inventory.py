@@ -229,6 +229,28 @@ def test_velocity_and_time_to_stockout():
     assert state.sales == []
 
 
+def test_a_sale_after_a_long_idle_time_costs_the_window_not_the_gap(monkeypatch):
+    """Two years without a sale must not build a bucket per idle minute on the way (it did: 5 ms
+    per key on the first event after the benchmark's jump from 2024 to now)."""
+    import udfs.inventory as inventory
+
+    model = InventoryModel(velocity_window_ms=15 * MIN, reorder_point=0)
+    keeper = StockKeeper(model)
+    state, _ = run(keeper, [mv(ADJUSTMENT, T0, 100)] + [mv(SALE, T0 + i * MIN, 1) for i in range(5)])
+    longest = []
+    add_units = inventory._add_units
+    def recorded(*args):
+        sales = add_units(*args)
+        longest.append(len(sales))
+        return sales
+
+    monkeypatch.setattr(inventory, "_add_units", recorded)
+    later = T0 + 2 * 365 * 24 * 60 * MIN
+    state, _ = run(keeper, [mv(SALE, later + 30_000, 3)], state)
+    assert longest and max(longest) <= model.velocity_window_ms // model.velocity_bucket_ms + 1
+    assert keeper.velocity_per_hour(state) == 3 * 4.0 and state.on_hand == 100 - 4 - 3  # the sale at T0 is in the count
+
+
 def test_low_stock_alert_once_per_episode_and_cleared_on_restock():
     keeper = StockKeeper(InventoryModel(reorder_point=10, velocity_window_ms=10 * MIN))
     state, out = run(keeper, [mv(ADJUSTMENT, T0, 12), mv(SALE, T0 + MIN, 2)])
