@@ -100,9 +100,10 @@ def service_restart(service: str, what: str, recovery_s: float, before_kill=None
 
 
 def _redis_fsync_always(run: FraudRun) -> None:
-    """An acknowledged write must survive kill -9 for replay-free convergence: the local stack runs
-    `appendfsync everysec` (up to a second of writes lost on a crash, as in most deployments), so
-    this case asks Redis for `always` first; the restarted server reads the AOF either way."""
+    """Convergence needs every acknowledged upsert to survive the restart. Redis writes the AOF
+    before it replies, so a killed process loses nothing under the stack's `everysec` either; only
+    a crash of the machine could lose the last second, which no replay restores. The case runs
+    with `always`, the setting that also covers that, so its verdict holds for both."""
     run.client.config_set("appendfsync", "always")
 
 
