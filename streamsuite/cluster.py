@@ -165,8 +165,9 @@ def _distribution_java_opts() -> str:
     return shipped.get("env", {}).get("java", {}).get("opts", {}).get("all", "")
 
 
-def _get_json(url: str):
-    with urllib.request.urlopen(url, timeout=2) as response:
+def get_json(url: str, timeout_s: float = 5):
+    """One GET of Flink's REST API (or any JSON endpoint)."""
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
         return json.load(response)
 
 
@@ -229,7 +230,7 @@ class JobManager(FlinkProcess):
 
     def healthy(self) -> bool:
         try:
-            return "flink-version" in _get_json(f"{rest_url(self.settings)}/config")
+            return "flink-version" in get_json(f"{rest_url(self.settings)}/config", 2)
         except Exception:
             return False
 
@@ -242,7 +243,7 @@ class TaskManager(FlinkProcess):
 
     def healthy(self) -> bool:
         try:
-            return _get_json(f"{rest_url(self.settings)}/overview")["taskmanagers"] >= 1
+            return get_json(f"{rest_url(self.settings)}/overview", 2)["taskmanagers"] >= 1
         except Exception:
             return False
 
@@ -267,7 +268,7 @@ class FlinkCluster(ProcessGroup):
         """Why the running JobManager does not push to our Pushgateway (started before it was configured), or None."""
         try:
             config = {entry["key"]: entry["value"]
-                      for entry in _get_json(f"{rest_url(self.settings)}/jobmanager/config")}
+                      for entry in get_json(f"{rest_url(self.settings)}/jobmanager/config", 2)}
         except Exception:
             return None
         if config.get(f"metrics.reporter.{PUSH_REPORTER}.hostUrl") != pushgateway_url(self.settings):
@@ -282,6 +283,18 @@ def flink_command(*args: str) -> list[str]:
     if not script.exists():
         raise StackError(f"{script} is missing; reinstall apache-flink (`pip install -r requirements.txt`)")
     return ["bash", str(script), *args]
+
+
+def run_flink(*args: str, timeout_s: float = 240) -> str:
+    """`bin/flink <args>` against the local cluster, from the checkout; its output, or StackError
+    with the end of it."""
+    import subprocess
+
+    result = subprocess.run(flink_command(*args), env=flink_environment(), capture_output=True, text=True,
+                            timeout=timeout_s, cwd=project_root())
+    if result.returncode != 0:
+        raise StackError(f"flink {args[0]} failed: {(result.stdout + result.stderr)[-3000:]}")
+    return result.stdout
 
 
 def python_job_args(job_file: str, *job_args: str, savepoint: str | None = None) -> list[str]:

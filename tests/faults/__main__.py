@@ -9,10 +9,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from streamsuite.cluster import FlinkCluster, rest_url
+from streamsuite.cluster import FlinkCluster, get_json, rest_url
 from streamsuite.stack import Stack, StackSettings
 from tests.faults import cases
-from tests.faults.harness import Check, _get, run_case
+from tests.faults.harness import Check, run_case
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +48,8 @@ def metaspace_check(settings: StackSettings) -> Check:
     base = rest_url(settings)
     try:
         used = []
-        for tm in _get(f"{base}/taskmanagers")["taskmanagers"]:
-            metrics = _get(f"{base}/taskmanagers/{tm['id']}/metrics?get=Status.JVM.Memory.Metaspace.Used")
+        for tm in get_json(f"{base}/taskmanagers")["taskmanagers"]:
+            metrics = get_json(f"{base}/taskmanagers/{tm['id']}/metrics?get=Status.JVM.Memory.Metaspace.Used")
             used += [f"{float(m['value']) / 2**20:.0f} MB" for m in metrics]
         seen = ", ".join(used) or "no TaskManager"
     except OSError as exc:

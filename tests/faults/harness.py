@@ -14,14 +14,11 @@ output with what the pure-Python domain code computes over the same input:
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,17 +27,15 @@ from typing import Callable
 import redis
 
 from jobs.topology import COLD_BUCKET
-from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment, python_job_args, rest_url,
-                                 savepoint_dir)
+from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
 from streamsuite.generator import KafkaOutput, generate
 from streamsuite.localrun import job_args
-from streamsuite.stack import Stack, StackSettings, _owned_pid
+from streamsuite.stack import ProcessGroup, Stack, StackSettings, _owned_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
 from tests.kafka_helpers import fresh_topics, read_topic
+from tests.net_helpers import process_tree
 from tests.oracles import fraud_oracle
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -64,11 +59,6 @@ class CaseResult:
 
     def failures(self) -> str:
         return "; ".join(f"{c.name}: expected {c.expected}, seen {c.seen}" for c in self.checks if not c.ok)
-
-
-def _get(url: str):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
 
 
 class VersionSampler(threading.Thread):
@@ -139,15 +129,8 @@ class FraudRun:
             output.write(key, value, time_ms)
         output.close()
 
-    def flink(self, *args: str, timeout: float = 300) -> str:
-        result = subprocess.run(flink_command(*args), env=flink_environment(), capture_output=True, text=True,
-                                timeout=timeout, cwd=REPO)
-        if result.returncode != 0:
-            raise RuntimeError(f"flink {args[0]} failed: {(result.stdout + result.stderr)[-2000:]}")
-        return result.stdout
-
     def submit(self, savepoint: str | None = None, job_file: str | None = None) -> str:
-        out = self.flink(*python_job_args(job_file or self.job_file, *self.args, savepoint=savepoint))
+        out = run_flink(*python_job_args(job_file or self.job_file, *self.args, savepoint=savepoint), timeout_s=300)
         self.job_id = re.search(r"JobID ([0-9a-f]{32})", out).group(1)
         if not self.sampler.is_alive() and not self.sampler.stop_event.is_set():
             self.sampler.start()
@@ -155,10 +138,10 @@ class FraudRun:
         return self.job_id
 
     def job(self) -> dict:
-        return _get(f"{rest_url(self.settings)}/jobs/{self.job_id}")
+        return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}")
 
     def completed_checkpoints(self) -> int:
-        return _get(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["counts"]["completed"]
+        return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["counts"]["completed"]
 
     def wait(self, condition: Callable[[], bool], what: str, timeout_s: float) -> float:
         t0 = time.monotonic()
@@ -189,15 +172,15 @@ class FraudRun:
         after = self.completed_checkpoints()
         self.wait(lambda: self.completed_checkpoints() >= after + 2, "two checkpoints after the last event", 120)
         state = self.job()["state"]
-        self.flink("cancel", self.job_id, timeout=120)
+        run_flink("cancel", self.job_id, timeout_s=120)
         return state
 
     def stop_with_savepoint(self) -> str:
-        out = self.flink("stop", "--savepointPath", savepoint_dir().as_uri(), self.job_id)
+        out = run_flink("stop", "--savepointPath", savepoint_dir().as_uri(), self.job_id, timeout_s=300)
         return re.search(r"Savepoint completed\. Path: (\S+)", out).group(1)
 
     def latest_checkpoint_path(self) -> str:
-        latest = _get(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["latest"]["completed"]
+        latest = get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["latest"]["completed"]
         return latest["external_path"]
 
     def verify(self) -> list[Check]:
@@ -246,28 +229,30 @@ class FraudRun:
         return len(uploads)
 
 
-def kill_taskmanager(cluster: FlinkCluster) -> int:
-    """kill -9 the TaskManager we started (by its recorded PID), then start a fresh one."""
-    taskmanager = next(s for s in cluster.services if s.name == "taskmanager")
-    pid = _owned_pid(taskmanager)
+def kill_service(group: ProcessGroup, name: str) -> int:
+    """kill -9 one process of a group we started (stack or cluster), by its recorded PID, and wait
+    until it is gone."""
+    service = next(s for s in group.services if s.name == name)
+    pid = _owned_pid(service)
     if pid is None:
-        raise RuntimeError("no TaskManager of ours is running")
+        raise RuntimeError(f"no {name} of ours is running")
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while _owned_pid(taskmanager) and time.monotonic() < deadline:
+    while _owned_pid(service) and time.monotonic() < deadline:
         time.sleep(0.1)
+    return pid
+
+
+def kill_taskmanager(cluster: FlinkCluster) -> int:
+    """kill -9 the TaskManager we started, then start a fresh one."""
+    pid = kill_service(cluster, "taskmanager")
     cluster.up()
     return pid
 
 
 def restart_service(stack: Stack, name: str, down_s: float = 3.0) -> int:
-    """Stop one stack service by its PID (SIGKILL), keep it down a moment, start it again."""
-    service = next(s for s in stack.services if s.name == name)
-    pid = _owned_pid(service)
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while _owned_pid(service) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    """kill -9 one stack service, keep it down a moment, start it again."""
+    pid = kill_service(stack, name)
     time.sleep(down_s)
     stack.up()
     return pid
@@ -275,7 +260,7 @@ def restart_service(stack: Stack, name: str, down_s: float = 3.0) -> int:
 
 def failover_check(run: FraudRun) -> Check:
     """The fault reached the running job: Flink recorded at least one failure and restarted."""
-    entries = _get(f"{rest_url(run.settings)}/jobs/{run.job_id}/exceptions").get("exceptionHistory", {}).get(
+    entries = get_json(f"{rest_url(run.settings)}/jobs/{run.job_id}/exceptions").get("exceptionHistory", {}).get(
         "entries", [])
     first = entries[-1]["exceptionName"] if entries else "none"
     return Check("job failed over", "at least 1 recorded failure", f"{len(entries)} (first: {first})",
@@ -306,43 +291,13 @@ def run_case(case: str, fault: str, settings: StackSettings, body: Callable[[Fra
         result.checks.append(Check("harness", "no error", f"{type(exc).__name__}: {exc}", False))
         if run.job_id:
             try:
-                run.flink("cancel", run.job_id, timeout=60)
+                run_flink("cancel", run.job_id, timeout_s=60)
             except Exception:
                 pass
     finally:
         run.sampler.stop()
     result.seconds = time.monotonic() - t0
     return result
-
-
-def kill_service(cluster: FlinkCluster, name: str) -> int:
-    """kill -9 one cluster process we started, by its recorded PID, and wait until it is gone."""
-    service = next(s for s in cluster.services if s.name == name)
-    pid = _owned_pid(service)
-    if pid is None:
-        raise RuntimeError(f"no {name} of ours is running")
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while _owned_pid(service) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return pid
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (children, their children, ...), from /proc."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        found += children
-        todo += children
-    return found
 
 
 def kill_python_workers(cluster: FlinkCluster) -> list[int]:
@@ -352,7 +307,7 @@ def kill_python_workers(cluster: FlinkCluster) -> list[int]:
     if pid is None:
         raise RuntimeError("no TaskManager of ours is running")
     killed = []
-    for child in descendants(pid):
+    for child in process_tree(pid)[1:]:
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:

@@ -7,17 +7,15 @@ While the job runs it also checks that every port the cluster's processes listen
 Pushgateway, the JobManager, the TaskManager and their children) is bound to loopback.
 """
 import ipaddress
-import json
 import re
-import subprocess
 import time
 import urllib.request
 import uuid
 
 import pytest
 
-from streamsuite.cluster import (FlinkCluster, flink_command, flink_environment, pushgateway_url, python_job_args,
-                                 rest_url)
+from streamsuite.cluster import (FlinkCluster, get_json, pushgateway_url, python_job_args, rest_url,
+                                 run_flink)
 from streamsuite.generator import generate
 from streamsuite.localrun import job_args as local_job_args
 from tests.kafka_helpers import fresh_topics
@@ -32,16 +30,6 @@ SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
-
-
-def flink(*args: str, timeout: float = 240) -> str:
-    result = subprocess.run(flink_command(*args), env=flink_environment(), capture_output=True, text=True,
-                            timeout=timeout)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return result.stdout
 
 
 def running_jobs(cluster: FlinkCluster) -> list[str]:
@@ -107,7 +95,7 @@ def test_job_metrics_reach_the_pushgateway_and_every_port_is_loopback(stack, pus
     job_args = local_job_args(settings, input_topic=source, dead_letter_topic=dead, run_id=run) + [
         "--set", "checkpoint.interval_ms=1000"]
     generate("fraud", count=2_000, keys=50, seed=11, poison=5).publish(settings.kafka_bootstrap, source)
-    submitted = flink(*python_job_args("jobs/fraud_scoring.py", *job_args))
+    submitted = run_flink(*python_job_args("jobs/fraud_scoring.py", *job_args))
     job_id = re.search(r"JobID ([0-9a-f]{32})", submitted).group(1)
     url = pushgateway_url(settings)
     seen: dict[str, float] = {}
@@ -121,7 +109,7 @@ def test_job_metrics_reach_the_pushgateway_and_every_port_is_loopback(stack, pus
             time.sleep(2)
         ports = listening_ports(pushing_cluster)
     finally:
-        flink("cancel", job_id)
+        run_flink("cancel", job_id)
     missing = [f"{METRIC_PREFIX}{name}" for name in WANTED if seen.get(name, 0) <= 0]
     assert not missing, f"not in {url}/metrics with a value > 0 for job {job_id} after 240 s: {missing}; seen {seen}"
     assert seen["events_in"] >= seen["events_decoded"], seen

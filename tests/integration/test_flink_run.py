@@ -7,14 +7,13 @@ its writes would be fenced off as older, so the expected versions would never ap
 """
 import collections
 import re
-import subprocess
 import time
 import uuid
 
 import pytest
 import redis
 
-from streamsuite.cluster import flink_command, flink_environment, python_job_args, savepoint_dir
+from streamsuite.cluster import python_job_args, run_flink, savepoint_dir
 from streamsuite.generator import generate
 from streamsuite.localrun import job_args as local_job_args
 from tests.kafka_helpers import fresh_topics
@@ -22,12 +21,6 @@ from udfs.events import EVENT_TYPES
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
-
-def flink(*args: str, timeout: float = 240) -> str:
-    result = subprocess.run(flink_command(*args), env=flink_environment(), capture_output=True, text=True,
-                            timeout=timeout)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return result.stdout
 
 
 def counts_per_card(records) -> collections.Counter:
@@ -56,13 +49,13 @@ def test_stop_with_savepoint_and_resume_keeps_state(stack, cluster):
         "--set", "checkpoint.interval_ms=1000"]
     first = generate("fraud", count=600, keys=20, seed=5)
     first.publish(settings.kafka_bootstrap, source)
-    submitted = flink(*python_job_args("jobs/fraud_scoring.py", *job_args))
+    submitted = run_flink(*python_job_args("jobs/fraud_scoring.py", *job_args))
     job_id = re.search(r"JobID ([0-9a-f]{32})", submitted).group(1)
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     expected = counts_per_card(first.records)
     wait_for_versions(client, prefix, dict(expected))
 
-    stopped = flink("stop", "--savepointPath", savepoint_dir().as_uri(), job_id)
+    stopped = run_flink("stop", "--savepointPath", savepoint_dir().as_uri(), job_id)
     savepoint = re.search(r"Savepoint completed\. Path: (\S+)", stopped).group(1)
 
     second = generate("fraud", count=400, keys=20, seed=6)
@@ -70,9 +63,9 @@ def test_stop_with_savepoint_and_resume_keeps_state(stack, cluster):
     continuing = set(counts_per_card(second.records)) & set(expected)
     assert len(continuing) >= 15, "the second batch must continue cards of the first"
     expected.update(counts_per_card(second.records))
-    resumed = flink(*python_job_args("jobs/fraud_scoring.py", *job_args, savepoint=savepoint))
+    resumed = run_flink(*python_job_args("jobs/fraud_scoring.py", *job_args, savepoint=savepoint))
     resumed_id = re.search(r"JobID ([0-9a-f]{32})", resumed).group(1)
     try:
         wait_for_versions(client, prefix, dict(expected))
     finally:
-        flink("cancel", resumed_id)
+        run_flink("cancel", resumed_id)

@@ -1,15 +1,14 @@
 """The job's own metrics are registered in Flink's metric system (read through the REST API)."""
 import ipaddress
-import json
 import socket
 import subprocess
 import time
 import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
 
+from streamsuite.cluster import get_json
 from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from tests.kafka_helpers import fresh_topics
@@ -29,23 +28,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def get(url: str):
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return json.load(response)
-
-
 def scrape(base: str) -> dict[str, float]:
     """Every `streamsuite` operator metric of the running job: 'operator.metric' -> value."""
-    jobs = get(f"{base}/jobs")["jobs"]
+    jobs = get_json(f"{base}/jobs")["jobs"]
     if not jobs:
         return {}
-    job = get(f"{base}/jobs/{jobs[0]['id']}")
+    job = get_json(f"{base}/jobs/{jobs[0]['id']}")
     found = {}
     for vertex in job["vertices"]:
         url = f"{base}/jobs/{job['jid']}/vertices/{vertex['id']}/metrics"
-        ids = [m["id"] for m in get(url) if ".streamsuite." in m["id"]]
+        ids = [m["id"] for m in get_json(url) if ".streamsuite." in m["id"]]
         if ids:
-            for metric in get(f"{url}?get={urllib.parse.quote(','.join(ids))}"):
+            for metric in get_json(f"{url}?get={urllib.parse.quote(','.join(ids))}"):
                 _, operator, _, name = metric["id"].split(".", 3)
                 found[f"{operator}.{name}"] = float(metric["value"])
     return found
