@@ -92,6 +92,12 @@ def flink_plugins_dir() -> Path:
     return folder
 
 
+def on_mini_cluster() -> bool:
+    """True when this process runs the job on a local mini-cluster of its own; `flink run` and
+    application mode start the Python driver with a gateway to their client JVM instead."""
+    return "PYFLINK_GATEWAY_PORT" not in os.environ
+
+
 def jars_to_ship(jars: Sequence[Path]) -> list[Path]:
     """The jars the job must bring: those the Flink that runs it lacks in its lib/.
 
@@ -100,7 +106,7 @@ def jars_to_ship(jars: Sequence[Path]) -> list[Path]:
     already (our local cluster, or an image that added it), and a second copy per job would
     only leak Metaspace in a session cluster. A local mini-cluster always ships them.
     """
-    if "PYFLINK_GATEWAY_PORT" not in os.environ:
+    if on_mini_cluster():
         return list(jars)
     from pyflink.java_gateway import get_gateway
 
@@ -152,8 +158,8 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "s3.access-key": config.s3.access_key,
         "s3.secret-key": config.s3.secret_key,
     }
-    if "PYFLINK_GATEWAY_PORT" not in os.environ:
-        # A local mini-cluster: every endpoint it opens (REST, RPC, blob, data) on loopback only.
+    if on_mini_cluster():
+        # Every endpoint the mini-cluster opens (REST, RPC, blob, data) on loopback only.
         settings.update({
             "rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1",
             "jobmanager.rpc.address": "127.0.0.1", "jobmanager.bind-host": "127.0.0.1",
@@ -171,9 +177,8 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
 def execution_environment(config: JobConfig):
     from pyflink.datastream import StreamExecutionEnvironment
 
-    local = "PYFLINK_GATEWAY_PORT" not in os.environ  # `flink run` and application mode provide the gateway
     conf = flink_configuration(config, connector_jars())
-    if local:
+    if on_mini_cluster():
         _initialize_filesystems(conf)
     return StreamExecutionEnvironment.get_execution_environment(conf)
 
