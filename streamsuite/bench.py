@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from streamsuite.paths import project_root, run_dir
+from streamsuite.paths import portable, project_root, run_dir
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -723,7 +723,7 @@ def run_arm(plan: Plan, arm: Arm, round_no: int) -> dict[str, Any]:
         "starting the job")
     port = free_port()
     command = _command(plan, arm, run_id, topics, port, ckpt)
-    result["command"] = " ".join(command)
+    result["command"] = portable(" ".join(command))
     log_path = folder / "job.log"
     # Flink's local log file has one fixed name; each run gets its own folder so runs never overwrite it.
     env = {**os.environ, "FLINK_LOG_DIR": str(folder)}

@@ -30,3 +30,8 @@ def jars_dir() -> Path:
 
 def proto_dir() -> Path:
     return project_root() / "proto"
+
+
+def portable(text: str) -> str:
+    """`text` with this checkout's absolute path written `<repo>`: for reports that are committed."""
+    return text.replace(str(project_root()), "<repo>")

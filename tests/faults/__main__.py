@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from streamsuite.cluster import FlinkCluster, get_json, rest_url
+from streamsuite.paths import portable
 from streamsuite.stack import Stack, StackSettings
 from tests.faults import cases
 from tests.faults.harness import Check, run_case
@@ -75,7 +76,7 @@ def write_report(path: Path, results, command: str) -> None:
             lines.append(f"| {r.case if i == 0 else ''} | {r.fault if i == 0 else ''} | {c.name} | {c.expected} | "
                          f"{c.seen} | {'pass' if c.ok else 'FAIL'} |")
         lines.append(f"| | | **case** | | {r.seconds:.0f} s | **{r.verdict}** |")
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(portable("\n".join(lines) + "\n"))
 
 
 if __name__ == "__main__":
