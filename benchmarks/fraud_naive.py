@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs import runtime  # noqa: F401  (sets FLINK_HOME, PATH, log config before the JVM starts)
+import baseline  # this folder; it imports jobs.runtime, which sets FLINK_HOME, PATH and logging first
 
 
 def decode(value):
@@ -32,7 +32,7 @@ def card_id(tx):
 
 
 def build(args):
-    from pyflink.common import Configuration, WatermarkStrategy
+    from pyflink.common import WatermarkStrategy
     from pyflink.common.serialization import ByteArraySchema
     from pyflink.datastream import KeyedProcessFunction, StreamExecutionEnvironment
     from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
@@ -73,22 +73,9 @@ def build(args):
                 self.redis.zadd(f"{self.prefix}:alerts", {scored.alert_id: tx.event_time_ms})
             return iter(())
 
-    conf = Configuration()
-    for key, value in {
-        "pipeline.name": "fraud-naive",
-        "pipeline.jars": ";".join(j.as_uri() for j in runtime.connector_jars()),
-        "parallelism.default": str(args.parallelism),
-        "python.execution-mode": "process",
-        "python.executable": sys.executable,
-        "python.client.executable": sys.executable,
-        "execution.checkpointing.interval": f"{args.checkpoint_interval_ms} ms",
-        "execution.checkpointing.dir": args.checkpoint_dir,
-        "state.backend.type": "hashmap",
-        "restart-strategy.type": "none",
-        "rest.port": str(args.rest_port),
-        "metrics.fetcher.update-interval": str(args.metrics_interval_ms),
-    }.items():
-        conf.set_string(key, value)
+    conf = baseline.configuration(args, "fraud-naive", **{
+        "python.execution-mode": "process", "python.executable": sys.executable,
+        "python.client.executable": sys.executable})
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     source = (KafkaSource.builder().set_bootstrap_servers(args.bootstrap).set_topics(args.topic)
               .set_group_id(args.group).set_starting_offsets(KafkaOffsetsInitializer.earliest())
@@ -103,16 +90,9 @@ def build(args):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--topic", required=True)
-    parser.add_argument("--group", required=True)
+    baseline.add_arguments(parser, "fraud-naive")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--prefix", required=True)
-    parser.add_argument("--parallelism", type=int, default=1)
-    parser.add_argument("--rest-port", type=int, default=8081)
-    parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
-    parser.add_argument("--checkpoint-dir", default=(runtime.run_dir() / "checkpoints" / "fraud-naive").as_uri())
-    parser.add_argument("--metrics-interval-ms", type=int, default=10000)
     args = parser.parse_args(argv)
     build(args).execute("fraud-naive")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs import runtime  # noqa: F401  (sets FLINK_HOME, PATH, log config before the JVM starts)
+import baseline  # this folder; it imports jobs.runtime, which sets FLINK_HOME, PATH and logging first
 
 QUERY = """
 INSERT INTO card_features
@@ -33,23 +33,10 @@ FROM (
 
 
 def build(args):
-    from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
 
-    conf = Configuration()
-    for key, value in {
-        "pipeline.name": "fraud-sql",
-        "pipeline.jars": ";".join(j.as_uri() for j in runtime.connector_jars()),
-        "parallelism.default": str(args.parallelism),
-        "execution.checkpointing.interval": f"{args.checkpoint_interval_ms} ms",
-        "execution.checkpointing.dir": args.checkpoint_dir,
-        "state.backend.type": "hashmap",
-        "restart-strategy.type": "none",
-        "rest.port": str(args.rest_port),
-        "metrics.fetcher.update-interval": str(args.metrics_interval_ms),
-    }.items():
-        conf.set_string(key, value)
+    conf = baseline.configuration(args, "fraud-sql")
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     t_env = StreamTableEnvironment.create(env)
     t_env.execute_sql(f"""
@@ -77,15 +64,8 @@ def build(args):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--topic", required=True)
+    baseline.add_arguments(parser, "fraud-sql")
     parser.add_argument("--output-topic", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--parallelism", type=int, default=1)
-    parser.add_argument("--rest-port", type=int, default=8081)
-    parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
-    parser.add_argument("--checkpoint-dir", default=(runtime.run_dir() / "checkpoints" / "fraud-sql").as_uri())
-    parser.add_argument("--metrics-interval-ms", type=int, default=10000)
     parser.add_argument("--explain", action="store_true", help="print the plan and exit")
     args = parser.parse_args(argv)
     t_env = build(args)

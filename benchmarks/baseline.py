@@ -1,0 +1,39 @@
+"""What the benchmark's comparison arms (`fraud_sql.py`, `fraud_naive.py`) share: the options the
+harness passes them and the Flink settings they run with, so the arms differ only in their pipeline."""
+from __future__ import annotations
+
+import argparse
+
+from jobs import runtime
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--rest-port", type=int, default=8081)
+    parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
+    parser.add_argument("--checkpoint-dir", default=(runtime.run_dir() / "checkpoints" / name).as_uri())
+    parser.add_argument("--metrics-interval-ms", type=int, default=10000)
+
+
+def configuration(args: argparse.Namespace, name: str, **extra: str):
+    """The arm's Flink configuration: hashmap state, no restarts, its REST port; `extra` on top."""
+    from pyflink.common import Configuration
+
+    conf = Configuration()
+    for key, value in {
+        "pipeline.name": name,
+        "pipeline.jars": ";".join(j.as_uri() for j in runtime.connector_jars()),
+        "parallelism.default": str(args.parallelism),
+        "execution.checkpointing.interval": f"{args.checkpoint_interval_ms} ms",
+        "execution.checkpointing.dir": args.checkpoint_dir,
+        "state.backend.type": "hashmap",
+        "restart-strategy.type": "none",
+        "rest.port": str(args.rest_port),
+        "metrics.fetcher.update-interval": str(args.metrics_interval_ms),
+        **extra,
+    }.items():
+        conf.set_string(key, value)
+    return conf
