@@ -134,20 +134,28 @@ def arms_for(job: JobBench) -> dict[str, Arm]:
 # ---------------------------------------------------------------- /proc accounting
 
 
+def _read_stat(path: str) -> tuple[str, list[str]] | None:
+    """(comm, the fields after it) of a /proc `stat` file, or None if the process or thread is gone.
+    The fields are numbered from `state` (0): ppid 1, utime 11, stime 12, rss 21."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    head, _, tail = text.rpartition(")")
+    return head.partition("(")[2], tail.split()
+
+
 def _proc_table() -> dict[int, tuple[int, int, int, str]]:
     """pid -> (ppid, utime+stime ticks, rss kB, comm) for every visible process."""
     table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                text = f.read()
-        except OSError:
+        stat = _read_stat(f"/proc/{entry.name}/stat")
+        if stat is None:
             continue
-        head, _, tail = text.rpartition(")")
-        fields = tail.split()
-        comm = head.partition("(")[2]
+        comm, fields = stat
         try:
             table[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21]) * PAGE_KB,
                                       comm)
@@ -201,14 +209,10 @@ def thread_ticks(pid: int) -> dict[str, int]:
     except OSError:
         return ticks
     for tid in entries:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                text = f.read()
-        except OSError:
+        stat = _read_stat(f"/proc/{pid}/task/{tid}/stat")
+        if stat is None:
             continue
-        head, _, tail = text.rpartition(")")
-        fields = tail.split()
-        name = head.partition("(")[2]
+        name, fields = stat
         ticks[name] = ticks.get(name, 0) + int(fields[11]) + int(fields[12])
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
