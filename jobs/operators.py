@@ -1,12 +1,11 @@
 """Flink operators shared by the jobs: thin adapters around the `udfs` cores."""
 from __future__ import annotations
 
-import time
-
 from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from jobs.runtime import now_ms
 from udfs.codec import DecodeError, unframe
 from udfs.events import EVENT_TYPES
 from udfs.redis_writer import HotRecord, RedisVersionedWriter
@@ -86,7 +85,7 @@ class HotResultFunction(KeyedProcessFunction):
         self.hot_written.inc(result.written)
         self.hot_skipped.inc(result.skipped)
         self.redis_latency.update(int(result.seconds * 1000))
-        now = int(time.time() * 1000)
+        now = now_ms()
         for event_time in result.event_times_ms:
             self.event_to_hot.update(max(0, now - event_time))
 
@@ -161,7 +160,7 @@ class TimedStateFunction(HotResultFunction):
     def _emit(self, state, outputs: list, ctx, payload: bytes):
         self.state.update(state.to_json())
         self.reschedule(self.core.next_timer(state), self.timer, ctx)
-        rows = list(self.handle(outputs, ctx, payload, int(time.time() * 1000)))
+        rows = list(self.handle(outputs, ctx, payload, now_ms()))
         self.flush()
         return rows
 
