@@ -14,9 +14,7 @@ from tests.faults.harness import (Check, FraudRun, failover_check, kill_python_w
 
 def tm_kill_once(stack: Stack, cluster: FlinkCluster):
     def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
-        before = run.completed_checkpoints()
+        before = run.start()
         state = run.job()["state"]
         kill_taskmanager(cluster)
         return [Check("killed mid-run", "RUNNING", state, state == "RUNNING"), liveness_check(run, before, 120),
@@ -54,8 +52,7 @@ def exception_once(stack: Stack, cluster: FlinkCluster, after: int = 20_000):
 
 def jm_kill_restart_from_checkpoint(stack: Stack, cluster: FlinkCluster):
     def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
+        run.start()
         checkpoint = run.latest_checkpoint_path()
         kill_service(cluster, "jobmanager")  # kill -9: no HA store, so the job is lost with it
         cluster.down()
@@ -70,9 +67,7 @@ def python_worker_kill(stack: Stack, cluster: FlinkCluster):
     """Thread mode (the default) runs Python inside the TaskManager's JVM, so this case runs the
     job in process mode, where the Python worker is a process of its own."""
     def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
-        before = run.completed_checkpoints()
+        before = run.start()
         killed = kill_python_workers(cluster)
         return [Check("python workers killed", "at least 1", str(len(killed)), bool(killed)),
                 liveness_check(run, before, 180), failover_check(run)]
@@ -85,9 +80,7 @@ python_worker_kill.run_options = {"extra": ("--set", "runtime.python_mode=proces
 def service_restart(service: str, what: str, recovery_s: float, before_kill=None):
     def case(stack: Stack, cluster: FlinkCluster):
         def body(run: FraudRun):
-            run.submit()
-            run.wait_checkpoints(2)
-            before = run.completed_checkpoints()
+            before = run.start()
             if before_kill:
                 before_kill(run)
             restart_service(stack, service)
@@ -114,8 +107,7 @@ s3_restart = service_restart("s3", "the S3 server (checkpoints every second, so 
 
 def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):
     def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
+        run.start()
         savepoint = run.stop_with_savepoint()
         run.submit(savepoint=savepoint, job_file="tests/faults/fraud_upgraded.py")
         return [Check("stopped with savepoint", "a savepoint path", savepoint, bool(savepoint)),
@@ -126,8 +118,7 @@ def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):
 def incompatible_state_refused(stack: Stack, cluster: FlinkCluster):
     """The negative case: checked here, outside the exact-output flow."""
     def body(run: FraudRun):
-        run.submit()
-        run.wait_checkpoints(2)
+        run.start()
         savepoint = run.stop_with_savepoint()
         refused = ""
         try:

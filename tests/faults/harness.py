@@ -137,6 +137,13 @@ class FraudRun:
             self.feeder.start()
         return self.job_id
 
+    def start(self, checkpoints: int = 2) -> int:
+        """Submit the shipped job and let it complete `checkpoints` checkpoints (the moment most faults
+        strike); returns the completed count."""
+        self.submit()
+        self.wait_checkpoints(checkpoints)
+        return self.completed_checkpoints()
+
     def job(self) -> dict:
         return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}")
 
