@@ -56,8 +56,6 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[tupl
 
 def topic_size(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
     """How many records the topic holds (its partitions' high minus low watermarks)."""
-    from confluent_kafka import Consumer, TopicPartition
-
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "streamsuite-topic-size", "log_level": 0})
     try:
         partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
