@@ -21,7 +21,7 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
-.jars/.resolved: deploy/pom.xml $(STAMP)
+.jars/.resolved: deploy/pom.xml deploy/redis-sink/pom.xml $(shell find deploy/redis-sink/src -type f) $(STAMP)
 	$(VENV)/bin/streamsuite jars
 	@touch $@
 

@@ -50,6 +50,17 @@ class KafkaConfig:
 class RedisConfig:
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = ""
+    # A batch of hot upserts leaves at this many records or when its first has waited this long.
+    batch_max_records: int = 500
+    batch_max_delay_ms: int = 2
+    # Batches queued or being written at once; past that the job is back-pressured.
+    max_in_flight_batches: int = 4
+    # While Redis is unreachable a batch is retried with exponential backoff between these delays;
+    # after max_outage_ms without success the job fails (and its restart strategy takes over).
+    retry_initial_ms: int = 50
+    retry_max_ms: int = 5_000
+    max_outage_ms: int = 600_000
+    timeout_ms: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,9 @@ _CHOICES = {
     "checkpoint.state_backend": ("hashmap", "rocksdb"),
     "runtime.python_mode": ("thread", "process"),
 }
-_POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism")
+_POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism", "redis.batch_max_records",
+             "redis.max_in_flight_batches", "redis.retry_initial_ms", "redis.retry_max_ms", "redis.timeout_ms")
+_NON_NEGATIVE = ("redis.batch_max_delay_ms", "redis.max_outage_ms")
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,11 @@ def validate(config: JobConfig) -> None:
         value = getattr(getattr(config, section), name)
         if value <= 0:
             raise ConfigError(f"config key {key} = {value} must be positive")
+    for key in _NON_NEGATIVE:
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value < 0:
+            raise ConfigError(f"config key {key} = {value} must be zero or more")
     for key in ("kafka.input_topic", "kafka.dead_letter_topic", "kafka.bootstrap_servers", "redis.url"):
         section, name = key.split(".")
         if not getattr(getattr(config, section), name):

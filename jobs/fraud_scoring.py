@@ -4,7 +4,7 @@
                                   |
                           key by card_id
                                   |
-                 ScoreTransactions (CardProfile state) --> Redis fraud:card:<id>, fraud:alert:<id>, fraud:alerts
+                 ScoreTransactions (CardProfile state) --hot rows--> JVM Redis sink: fraud:card:<id>, fraud:alert:<id>, fraud:alerts
                           |                   |
             S3 fraud/scores/dt=.../     S3 fraud/alerts/dt=.../   (Parquet, committed on checkpoint)
 
@@ -21,6 +21,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs import runtime
 from jobs.config import JobConfig
+from jobs.hot_sink import HOT, redis_hot_sink
 from jobs.operators import HotResultFunction
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, FraudScorer, ScoredTransaction, Transaction,
@@ -63,19 +64,16 @@ class ScoreTransactions(HotResultFunction):
         self.scorer = FraudScorer(self.model)
         self.alerts = self.metrics.counter("alerts")
 
-    def process_element(self, value, ctx):
+    def on_element(self, value, ctx):
         tx = Transaction.from_message(CardTransaction.FromString(value[2]))
         scored, profile = self.scorer.score(tx, CardProfile.from_json(self.profile.value()))
         self.profile.update(profile.to_json())
-        alert = self.scorer.is_alert(scored)
         self.hot(card_hot_record(scored, self.prefix, runtime.now_ms()))
-        if alert:
-            self.alerts.inc()
-            self.hot(alert_hot_record(scored, self.prefix))
-        self.flush()
-        if alert:
-            yield ALERTS, alert_row(scored)
-        yield score_row(scored, alert)
+        if not self.scorer.is_alert(scored):
+            return [score_row(scored, False)]
+        self.alerts.inc()
+        self.hot(alert_hot_record(scored, self.prefix))
+        return [(ALERTS, alert_row(scored)), score_row(scored, True)]
 
 
 def build(env, config: JobConfig) -> None:
@@ -85,9 +83,10 @@ def build(env, config: JobConfig) -> None:
               .key_by(lambda event: event[0], key_type=Types.STRING())
               .process(ScoreTransactions(config), output_type=SCORE_COLUMNS.row_type())
               .name("score").uid("fraud-score"))
+    redis_hot_sink(runtime.side_output(scored, HOT), config)
     cold = runtime.ColdSink(env, config)
     cold.add("scores", scored, SCORE_COLUMNS)
-    cold.add("alerts", scored.get_side_output(ALERTS), ALERT_COLUMNS)
+    cold.add("alerts", runtime.side_output(scored, ALERTS), ALERT_COLUMNS)
     cold.attach()
 
 

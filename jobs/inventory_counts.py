@@ -21,6 +21,7 @@ from pyflink.datastream import OutputTag
 
 from jobs import runtime
 from jobs.config import JobConfig
+from jobs.hot_sink import HOT, redis_hot_sink
 from jobs.operators import TimedStateFunction
 from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
 from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
@@ -83,10 +84,11 @@ def build(env, config: JobConfig) -> None:
               .key_by(lambda event: event[0], key_type=Types.STRING())
               .process(CountStock(config), output_type=LEVEL_COLUMNS.row_type())
               .name("count-stock").uid("inventory-count-stock"))
-    runtime.dead_letter_sink(config, decoded.dead_letters, levels.get_side_output(LATE))
+    redis_hot_sink(runtime.side_output(levels, HOT), config)
+    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(levels, LATE))
     cold = runtime.ColdSink(env, config)
     cold.add("levels", levels, LEVEL_COLUMNS)
-    cold.add("windows", levels.get_side_output(WINDOWS), WINDOW_COLUMNS)
+    cold.add("windows", runtime.side_output(levels, WINDOWS), WINDOW_COLUMNS)
     cold.attach()
 
 

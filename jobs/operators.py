@@ -5,10 +5,11 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from jobs.hot_sink import HOT, hot_row
 from jobs.runtime import now_ms
 from udfs.codec import DecodeError, unframe
 from udfs.events import EVENT_TYPES
-from udfs.redis_writer import HotRecord, RedisVersionedWriter
+from udfs.hot import HotRecord
 
 
 def dead_letter_bytes(payload: bytes, reason: str, source_topic: str, job: str, event_time_ms: int = 0) -> bytes:
@@ -51,46 +52,45 @@ class DecodeEvents(ProcessFunction):
 
 
 class HotResultFunction(KeyedProcessFunction):
-    """Base of the keyed operators that write hot results to Redis.
+    """Base of the keyed operators that have hot results.
 
-    Owns the version-fenced writer; a subclass adds an event's hot records with `hot` and
-    calls `flush` before it returns the event's outputs, so no hot write is still pending
-    when Flink snapshots the state that produced it. Reports Redis write latency and
-    event-to-hot-result latency.
+    A subclass implements `on_element` (and `on_event_time` if it sets timers), returns the
+    event's outputs, and adds its hot records with `hot`. The base emits those as rows on the
+    `HOT` side output together with the outputs of the same event; the JVM hot sink chained
+    after the operator writes them and has them in Redis before the checkpoint that covers
+    the event completes. The operator itself never talks to Redis.
     """
 
     def __init__(self, config):
-        self.redis_url = config.redis.url
         self.model = config.model
         self.prefix = config.redis.key_prefix
         self.source_topic = config.kafka.input_topic
         self.job = config.job
-        self.writer = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.writer = RedisVersionedWriter(self.redis_url)
         self.metrics = runtime_context.get_metrics_group().add_group("streamsuite")
-        self.hot_written = self.metrics.counter("hot_records_written")
-        self.hot_skipped = self.metrics.counter("hot_records_skipped")
-        self.redis_latency = self.metrics.distribution("redis_write_ms")
-        self.event_to_hot = self.metrics.distribution("event_to_hot_ms")
+        self._hot: list[HotRecord] = []
 
     def hot(self, record: HotRecord) -> None:
-        self.writer.add(record)
+        self._hot.append(record)
 
-    def flush(self) -> None:
-        result = self.writer.flush()
-        if not result.event_times_ms:
-            return
-        self.hot_written.inc(result.written)
-        self.hot_skipped.inc(result.skipped)
-        self.redis_latency.update(int(result.seconds * 1000))
-        now = now_ms()
-        for event_time in result.event_times_ms:
-            self.event_to_hot.update(max(0, now - event_time))
+    def on_element(self, value, ctx) -> list:
+        raise NotImplementedError
+
+    def process_element(self, value, ctx):
+        return self._with_hot(self.on_element(value, ctx))
 
     def on_timer(self, timestamp: int, ctx):
-        return self.on_event_time(timestamp, ctx)
+        return self._with_hot(self.on_event_time(timestamp, ctx))
+
+    def _with_hot(self, outputs) -> list:
+        outputs = outputs if isinstance(outputs, list) else list(outputs)
+        if not self._hot:
+            return outputs
+        rows = [(HOT, hot_row(record)) for record in self._hot]
+        self._hot = []
+        rows.extend(outputs)
+        return rows
 
     def on_event_time(self, timestamp: int, ctx):
         return iter(())
@@ -108,11 +108,6 @@ class HotResultFunction(KeyedProcessFunction):
         else:
             timers.register_event_time_timer(due)
             registered.update(due)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.flush()
-            self.writer.close()
 
 
 class TimedStateFunction(HotResultFunction):
@@ -148,7 +143,7 @@ class TimedStateFunction(HotResultFunction):
         self.alerts = self.metrics.counter("alerts")
         self.core = self.make_core()
 
-    def process_element(self, value, ctx):
+    def on_element(self, value, ctx):
         state, outputs = self.core.apply(self.load(self.state.value()), self.parse(value[2]),
                                          ctx.timer_service().current_watermark())
         return self._emit(state, outputs, ctx, value[2])
@@ -160,9 +155,7 @@ class TimedStateFunction(HotResultFunction):
     def _emit(self, state, outputs: list, ctx, payload: bytes):
         self.state.update(state.to_json())
         self.reschedule(self.core.next_timer(state), self.timer, ctx)
-        rows = list(self.handle(outputs, ctx, payload, now_ms()))
-        self.flush()
-        return rows
+        return list(self.handle(outputs, ctx, payload, now_ms()))
 
     def late_letter(self, payload: bytes, reason: str, event_time_ms: int) -> bytes:
         """A late event, counted, as a dead letter with its reason."""

@@ -21,6 +21,7 @@ from pyflink.datastream import OutputTag
 
 from jobs import runtime
 from jobs.config import JobConfig
+from jobs.hot_sink import HOT, redis_hot_sink
 from jobs.operators import TimedStateFunction
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
 from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
@@ -63,7 +64,8 @@ def build(env, config: JobConfig) -> None:
                 .key_by(lambda event: event[0], key_type=Types.STRING())
                 .process(MonitorMachine(config), output_type=FEATURES.row_type())
                 .name("monitor-machine").uid("maintenance-monitor-machine"))
-    runtime.dead_letter_sink(config, decoded.dead_letters, features.get_side_output(LATE))
+    redis_hot_sink(runtime.side_output(features, HOT), config)
+    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(features, LATE))
     cold = runtime.ColdSink(env, config)
     cold.add("features", features, FEATURES)
     cold.attach()

@@ -262,7 +262,19 @@ def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
     events = stream.process(
         DecodeEvents(event_type, config.kafka.input_topic, config.job, tag), output_type=event_row
     ).name("decode+validate").uid(f"{config.job}-decode")
-    return DecodedStreams(events, events.get_side_output(tag))
+    return DecodedStreams(events, side_output(events, tag))
+
+
+def side_output(stream, tag):
+    """A Python operator's side output, straight from the JVM operator.
+
+    PyFlink's `get_side_output` appends a Python identity `map` (`lambda i: i`), which sends
+    every side-output record into Python and back once more; the records are already typed
+    by the tag, so the JVM stream is used as it is.
+    """
+    from pyflink.datastream import DataStream
+
+    return DataStream(stream._j_data_stream.getSideOutput(tag.get_java_output_tag()))
 
 
 def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:

@@ -60,6 +60,9 @@ def check_versions(pins: PinnedVersions) -> list[str]:
     if pins.connector_flink_minor != flink_minor:
         problems.append(f"the Kafka connector {pins.kafka_connector} is built for Flink {pins.connector_flink_minor}, "
                         f"not {flink_minor}; set kafka.connector.version in deploy/pom.xml to a -{flink_minor} build")
+    if pins.redis_sink_flink != pins.flink:
+        problems.append(f"the Redis hot sink is built against Flink {pins.redis_sink_flink}, not {pins.flink}; "
+                        "set flink.version in deploy/redis-sink/pom.xml to the same release")
     if not pins.kafka_broker.startswith("4."):
         problems.append(f"the Kafka broker {pins.kafka_broker} is not a 4.x release; set kafka.broker.version to 4.x")
     return problems
@@ -68,6 +71,7 @@ def check_versions(pins: PinnedVersions) -> list[str]:
 def check_jars(pins: PinnedVersions) -> list[str]:
     problems = []
     for jar, what in ((pins.connector_jar, "the Kafka connector"),
+                      (pins.redis_sink_jar, "the Redis hot sink"),
                       (pins.s3_plugin_jar, "the S3 filesystem plugin"),
                       (pins.kafka_broker_jar, "the Kafka broker")):
         if not jar.exists():

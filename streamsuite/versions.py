@@ -15,6 +15,9 @@ class PinnedVersions:
     flink: str
     kafka_connector: str
     kafka_broker: str
+    # Our Redis hot sink (deploy/redis-sink/pom.xml): its own version and the Flink it is built against.
+    redis_sink: str = ""
+    redis_sink_flink: str = ""
 
     @property
     def connector_flink_minor(self) -> str:
@@ -32,6 +35,10 @@ class PinnedVersions:
         return [self.connector_jar] + others
 
     @property
+    def redis_sink_jar(self) -> Path:
+        return jars_dir() / "flink" / "lib" / f"streamsuite-redis-sink-{self.redis_sink}.jar"
+
+    @property
     def s3_plugin_jar(self) -> Path:
         return jars_dir() / "flink" / "plugins" / "s3-fs-hadoop" / f"flink-s3-fs-hadoop-{self.flink}.jar"
 
@@ -40,17 +47,22 @@ class PinnedVersions:
         return jars_dir() / "kafka" / f"kafka_2.13-{self.kafka_broker}.jar"
 
 
+def _pom_value(pom: Path, path: str) -> str:
+    node = ET.parse(pom).getroot().find(path, _NS)
+    if node is None or not (node.text or "").strip():
+        raise ValueError(f"{pom} has no <{path.split(':')[-1]}>")
+    return node.text.strip()
+
+
 def pinned_versions(pom: Path | None = None) -> PinnedVersions:
     pom = pom or project_root() / "deploy" / "pom.xml"
-    props = ET.parse(pom).getroot().find("m:properties", _NS)
+    sink_pom = pom.parent / "redis-sink" / "pom.xml"
 
     def prop(name: str) -> str:
-        node = props.find(f"m:{name}", _NS)
-        if node is None or not (node.text or "").strip():
-            raise ValueError(f"{pom} has no <{name}> property")
-        return node.text.strip()
+        return _pom_value(pom, f"m:properties/m:{name}")
 
-    return PinnedVersions(prop("flink.version"), prop("kafka.connector.version"), prop("kafka.broker.version"))
+    return PinnedVersions(prop("flink.version"), prop("kafka.connector.version"), prop("kafka.broker.version"),
+                          _pom_value(sink_pom, "m:version"), _pom_value(sink_pom, "m:properties/m:flink.version"))
 
 
 def plugins_dir() -> Path:

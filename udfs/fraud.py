@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -246,7 +246,7 @@ class FraudScorer:
 
 def card_hot_record(scored: ScoredTransaction, prefix: str, now_ms: int) -> "HotRecord":
     """`<prefix>:card:<card_id>`: the card's latest score, what a service reads before authorising."""
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     tx = scored.transaction
     return HotRecord(f"{prefix}:card:{tx.card_id}", scored.version, {
@@ -257,7 +257,7 @@ def card_hot_record(scored: ScoredTransaction, prefix: str, now_ms: int) -> "Hot
 
 def alert_hot_record(scored: ScoredTransaction, prefix: str) -> "HotRecord":
     """`<prefix>:alert:<alert_id>` plus its place in the `<prefix>:alerts` feed, ordered by event time."""
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     tx = scored.transaction
     return HotRecord(f"{prefix}:alert:{scored.alert_id}", 1, {

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
 
 if TYPE_CHECKING:
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -501,7 +501,7 @@ class StockKeeper:
 
 def level_hot_record(level: StockState | LevelChanged, prefix: str, now_ms: int) -> "HotRecord":
     """`<prefix>:level:<store>:<sku>`: the levels a till or web shop reads before selling."""
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     if isinstance(level, StockState):
         level = current_level(level)
@@ -518,7 +518,7 @@ def alert_hot_record(alert: LowStockAlert | LowStockCleared, prefix: str) -> "Ho
     The upsert script cannot remove a member, so clearing sets score 0 (and `active` 0):
     `ZRANGEBYSCORE <prefix>:alerts:active 1 +inf` lists exactly the active alerts.
     """
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     if isinstance(alert, LowStockAlert):
         values = {"alert_id": alert.alert_id, "store_id": alert.store_id, "sku": alert.sku, "active": 1,
@@ -540,7 +540,7 @@ def top_sellers_hot_record(window: WindowClosed, prefix: str) -> "HotRecord":
     A window is final when it closes, so version 1 and an absolute score make replays no-ops;
     `ZREVRANGE <prefix>:top:<store>:<start> 0 9 WITHSCORES` is the store's top ten of that window.
     """
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     return HotRecord(f"{prefix}:window:{window.store_id}:{window.sku}:{window.window_start_ms}", 1, {
         "store_id": window.store_id, "sku": window.sku, "window_start_ms": window.window_start_ms,
@@ -552,7 +552,7 @@ def top_sellers_hot_record(window: WindowClosed, prefix: str) -> "HotRecord":
 
 def latest_window_hot_record(window: WindowClosed, prefix: str) -> "HotRecord":
     """`<prefix>:store:<store>`: the newest closed window of the store, so a reader finds its top sellers."""
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     return HotRecord(f"{prefix}:store:{window.store_id}", window.window_start_ms, {
         "store_id": window.store_id, "window_start_ms": window.window_start_ms,

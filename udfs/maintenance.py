@@ -72,7 +72,7 @@ from udfs.events import SENSORS, event_date
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
 
 if TYPE_CHECKING:
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
 SCALE = 1_000_000
 STATS = ("count", "mean", "std", "min", "max", "slope", "impossible")
@@ -572,7 +572,7 @@ class MachineMonitor:
 
 def health_hot_record(health: MachineHealth, prefix: str, now_ms: int) -> "HotRecord":
     """`<prefix>:machine:<machine_id>`: the machine's latest health, what a dashboard or planner reads."""
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     ttf = health.time_to_failure_ms
     return HotRecord(f"{prefix}:machine:{health.machine_id}", health.version, {
@@ -586,7 +586,7 @@ def health_hot_record(health: MachineHealth, prefix: str, now_ms: int) -> "HotRe
 
 def alert_hot_record(alert: Alert, prefix: str) -> "HotRecord":
     """`<prefix>:alert:<alert_id>` plus its place in the `<prefix>:alerts` feed; version 2 marks it resolved."""
-    from udfs.redis_writer import HotRecord
+    from udfs.hot import HotRecord
 
     return HotRecord(f"{prefix}:alert:{alert.alert_id}", alert.version, {
         "alert_id": alert.alert_id, "machine_id": alert.machine_id, "kind": alert.kind, "sensor": alert.sensor,

@@ -484,6 +484,8 @@ def our_metric_names() -> set[str]:
     names = set()
     for path in (ROOT / "jobs").glob("*.py"):
         names |= set(re.findall(r"\.(?:counter|distribution|gauge|meter)\(\s*\"(\w+)\"", path.read_text()))
+    for path in (DEPLOY / "redis-sink" / "src" / "main").rglob("*.java"):
+        names |= set(re.findall(r"\.(?:counter|histogram|gauge|meter)\(\s*\"(\w+)\"", path.read_text()))
     return names
 
 

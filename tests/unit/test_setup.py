@@ -27,6 +27,7 @@ def test_flink_connector_and_plugin_versions_match():
     assert pins.connector_flink_minor == ".".join(pins.flink.split(".")[:2])
     assert pins.s3_plugin_jar.name == f"flink-s3-fs-hadoop-{pins.flink}.jar"
     assert pins.kafka_broker.startswith("4.")
+    assert pins.redis_sink_flink == pins.flink
     assert check_versions(pins) == []
 
 
