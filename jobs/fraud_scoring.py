@@ -26,6 +26,7 @@ from jobs.operators import HotResultFunction
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, FraudScorer, ScoredTransaction, Transaction,
                         alert_hot_record, card_hot_record)
+from udfs.codec import unframe
 from udfs.events import event_date
 
 FEATURES = ("velocity_1m", "velocity_1h", "small_amounts_10m", "amount_z", "travel_km", "travel_speed_kmh",
@@ -65,7 +66,7 @@ class ScoreTransactions(HotResultFunction):
         self.alerts = self.metrics.counter("alerts")
 
     def on_element(self, value, ctx):
-        tx = Transaction.from_message(CardTransaction.FromString(value[2]))
+        tx = Transaction.from_message(CardTransaction.FromString(unframe(value[2])[1]))
         scored, profile = self.scorer.score(tx, CardProfile.from_json(self.profile.value()))
         self.profile.update(profile.to_json())
         self.hot(card_hot_record(scored, self.prefix, runtime.now_ms()))
@@ -80,7 +81,6 @@ def build(env, config: JobConfig) -> None:
     decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "CardTransaction")
     runtime.dead_letter_sink(config, decoded.dead_letters)
     scored = (decoded.events
-              .key_by(lambda event: event[0], key_type=Types.STRING())
               .process(ScoreTransactions(config), output_type=SCORE_COLUMNS.row_type())
               .name("score").uid("fraud-score"))
     redis_hot_sink(runtime.side_output(scored, HOT), config)

@@ -27,6 +27,7 @@ from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
 from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
                             Movement, Oversell, StockKeeper, StockState, WindowClosed, alert_hot_record,
                             latest_window_hot_record, level_hot_record, top_sellers_hot_record)
+from udfs.codec import unframe
 from udfs.events import event_date
 
 LEVEL_COLUMNS = runtime.columns(
@@ -52,7 +53,7 @@ class CountStock(TimedStateFunction):
         return super().make_core()
 
     def parse(self, payload):
-        return Movement.from_message(InventoryMovement.FromString(payload))
+        return Movement.from_message(InventoryMovement.FromString(unframe(payload)[1]))
 
     def handle(self, outputs, ctx, payload, now_ms):
         for out in outputs:
@@ -81,7 +82,6 @@ class CountStock(TimedStateFunction):
 def build(env, config: JobConfig) -> None:
     decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "InventoryMovement")
     levels = (decoded.events
-              .key_by(lambda event: event[0], key_type=Types.STRING())
               .process(CountStock(config), output_type=LEVEL_COLUMNS.row_type())
               .name("count-stock").uid("inventory-count-stock"))
     redis_hot_sink(runtime.side_output(levels, HOT), config)

@@ -22,6 +22,7 @@ from pyflink.datastream import OutputTag
 from jobs import runtime
 from jobs.config import JobConfig
 from jobs.hot_sink import HOT, redis_hot_sink
+from udfs.codec import unframe
 from jobs.operators import TimedStateFunction
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
 from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
@@ -41,7 +42,7 @@ class MonitorMachine(TimedStateFunction):
         return super().make_core()
 
     def parse(self, payload):
-        return Reading.from_message(SensorReading.FromString(payload))
+        return Reading.from_message(SensorReading.FromString(unframe(payload)[1]))
 
     def handle(self, outputs, ctx, payload, now_ms):
         for out in outputs:
@@ -61,9 +62,8 @@ class MonitorMachine(TimedStateFunction):
 def build(env, config: JobConfig) -> None:
     decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "SensorReading")
     features = (decoded.events
-                .key_by(lambda event: event[0], key_type=Types.STRING())
-                .process(MonitorMachine(config), output_type=FEATURES.row_type())
-                .name("monitor-machine").uid("maintenance-monitor-machine"))
+              .process(MonitorMachine(config), output_type=FEATURES.row_type())
+              .name("monitor-machine").uid("maintenance-monitor-machine"))
     redis_hot_sink(runtime.side_output(features, HOT), config)
     runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(features, LATE))
     cold = runtime.ColdSink(env, config)

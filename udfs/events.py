@@ -7,6 +7,7 @@ business and pass.
 from __future__ import annotations
 
 import math
+import functools
 import time
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
@@ -24,9 +25,17 @@ MIN_EVENT_TIME_MS = 946_684_800_000
 MAX_AMOUNT_MINOR = 10**10
 
 
+DAY_MS = 86_400_000
+
+
 def event_date(event_time_ms: int) -> str:
     """The UTC date of an event time, YYYY-MM-DD: the `dt=` partition of cold rows."""
-    return time.strftime("%Y-%m-%d", time.gmtime(event_time_ms // 1000))
+    return _day_name(event_time_ms // DAY_MS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_name(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
 
 
 class InvalidEvent(DecodeError):

@@ -10,7 +10,6 @@ score always comes with the evidence that produced it.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
@@ -18,6 +17,9 @@ from typing import TYPE_CHECKING, Mapping
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
 
+from udfs.encoding import decode_state, encode_state
+
+PROFILE_ENCODING = 1
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 EARTH_RADIUS_KM = 6371.0
@@ -105,18 +107,15 @@ class CardProfile:
 
     def to_json(self) -> str:
         """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
-        return json.dumps([1, self.seen, self.max_time_ms, self.log_mean, self.log_m2,
-                           self.last_time_ms, self.last_lat, self.last_lon, self.last_country,
-                           self.recent, self.merchants, self.countries], separators=(",", ":"))
+        return encode_state(PROFILE_ENCODING, self.seen, self.max_time_ms, self.log_mean, self.log_m2,
+                            self.last_time_ms, self.last_lat, self.last_lon, self.last_country,
+                            self.recent, self.merchants, self.countries)
 
     @classmethod
     def from_json(cls, data: str | None) -> "CardProfile":
         if not data:
             return cls()
-        v = json.loads(data)
-        if v[0] != 1:
-            raise ValueError(f"card profile encoding version {v[0]} is newer than this code understands")
-        return cls(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11])
+        return cls(*decode_state(data, PROFILE_ENCODING, "card profile"))
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
+from udfs.encoding import decode_state, encode_state
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
 
 if TYPE_CHECKING:
@@ -173,16 +173,13 @@ class StockState:
 
     def to_json(self) -> str:
         """Versioned compact encoding in field order (changing the fields means a new encoding)."""
-        return json.dumps([STATE_ENCODING, *(getattr(self, f.name) for f in fields(self))], separators=(",", ":"))
+        return encode_state(STATE_ENCODING, *(getattr(self, f.name) for f in fields(self)))
 
     @classmethod
     def from_json(cls, data: str | None) -> "StockState":
         if not data:
             return cls()
-        v = json.loads(data)
-        if v[0] != STATE_ENCODING:
-            raise ValueError(f"stock state encoding version {v[0]} is not {STATE_ENCODING}, the one this code reads")
-        return cls(*v[1:])
+        return cls(*decode_state(data, STATE_ENCODING, "stock state"))
 
 
 # ---------------------------------------------------------------- outputs

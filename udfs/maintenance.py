@@ -62,14 +62,16 @@ Redis (prefix = redis.key_prefix):
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
+from udfs.encoding import decode_state, encode_state
 from udfs.events import SENSORS, event_date
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
+
+STATE_ENCODING = 1
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
@@ -206,17 +208,17 @@ class MachineState:
     def to_json(self) -> str:
         """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
         panes = [[index, *pane] for index, pane in sorted(self.panes.items())]
-        return json.dumps([1, self.machine_id, self.version, self.last_event_ms, self.closed_end_ms, self.health,
-                           panes, self.baseline, self.alerts], separators=(",", ":"))
+        return encode_state(STATE_ENCODING, self.machine_id, self.version, self.last_event_ms, self.closed_end_ms,
+                            self.health, panes, self.baseline, self.alerts, big_ints=True)
 
     @classmethod
     def from_json(cls, data: str | None) -> "MachineState":
         if not data:
             return cls()
-        v = json.loads(data)
-        if v[0] != 1:
-            raise ValueError(f"machine state encoding version {v[0]} is newer than this code understands")
-        return cls(v[1], v[2], v[3], v[4], v[5], {p[0]: p[1:] for p in v[6]}, v[7], v[8])
+        machine_id, version, last_event_ms, closed_end_ms, health, panes, baseline, alerts = decode_state(
+            data, STATE_ENCODING, "machine state", big_ints=True)
+        return cls(machine_id, version, last_event_ms, closed_end_ms, health, {p[0]: p[1:] for p in panes}, baseline,
+                   alerts)
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,17 @@
-"""The fraud job after a compatible upgrade: a new stateless operator (with its own uid) before scoring."""
+"""The fraud job after a compatible upgrade: a new stateless operator (with its own uid) before decoding."""
 import sys
 
 from jobs import fraud_scoring, runtime
 
-shipped_decode = runtime.decode
+shipped_kafka_bytes = runtime.kafka_bytes
 
 
-def decode_then_audit(stream, config, event_type):
-    decoded = shipped_decode(stream, config, event_type)
-    audited = decoded.events.filter(lambda event: len(event[2]) > 0).name("audit").uid("fraud-audit-v2")
-    return runtime.DecodedStreams(audited, decoded.dead_letters)
+def kafka_bytes_then_audit(env, config):
+    stream = shipped_kafka_bytes(env, config)
+    return stream.filter(lambda value: value is not None).name("audit").uid("fraud-audit-v2")
 
 
-runtime.decode = decode_then_audit
+runtime.kafka_bytes = kafka_bytes_then_audit
 
 if __name__ == "__main__":
     sys.exit(fraud_scoring.main())
