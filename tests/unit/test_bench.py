@@ -44,13 +44,22 @@ def test_ratios_are_paired_per_round():
 
 def test_targets_for_fraud():
     job = bench.JOBS["fraud"]
-    summary = {"ours": {"latency": {"p99_ms": {"median": 40.0}}, "state_bytes_per_key": {"median": 300.0}}}
-    ratio = {"sql": {"throughput": {"median": 4.0}}, "naive": {"throughput": {"median": 0.1}}}
+    summary = {"ours": {"latency": {"p99_ms": {"median": 40.0}, "p999_ms": {"median": 120.0}},
+                        "state_bytes_per_key": {"median": 300.0}}}
+    # Ratios are arm / ours: the ceiling is 1.25x ours (ours 0.8x it), Quix 1.1x ours.
+    ratio = {"sql": {"throughput": {"median": 4.0}}, "naive": {"throughput": {"median": 0.08}},
+             "ceiling": {"throughput": {"median": 1.25}}, "quix": {"throughput": {"median": 1.1}}}
     rows = {t["target"]: t for t in bench.targets(job, summary, ratio, {"profile_json_bytes": {"bound": 700}})}
+    assert rows["fraud throughput >= 0.7x the PyFlink keyed-ceiling arm"]["met"] is True
+    assert rows["fraud throughput >= 10x the naive arm"]["met"] is True
+    assert rows["fraud throughput >= 1x the Quix Streams arm"]["met"] is False
     assert rows["fraud throughput >= 0.5x the Flink SQL arm"]["met"] is False
-    assert rows["fraud throughput >= 5x the naive arm"]["met"] is True
     assert rows["fraud p99 event-to-Redis <= 50 ms at half load"]["met"] is True
+    assert rows["fraud p99.9 event-to-Redis <= 100 ms at half load"]["met"] is False
     assert all(t["met"] is not None for t in rows.values())
+    without_quix = bench.targets(job, summary, {k: v for k, v in ratio.items() if k != "quix"},
+                                 {"profile_json_bytes": {"bound": 700}})
+    assert [t["met"] for t in without_quix if "Quix" in t["target"]] == [None]
     at_quarter = bench.targets(job, summary, ratio, {"profile_json_bytes": {"bound": 700}}, load=0.25)
     [latency] = [t for t in at_quarter if "event-to-Redis" in t["target"]]
     assert latency["met"] is None and "25% load" in latency["target"]
