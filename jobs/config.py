@@ -37,6 +37,8 @@ class KafkaConfig:
     # Stop at the offsets that are latest when the job starts (tests, backfills).
     bounded: bool = False
     max_out_of_orderness_ms: int = 5_000
+    # An event dated further than this after its Kafka record timestamp is a dead letter.
+    max_event_time_skew_ms: int = 86_400_000
     idleness_ms: int = 30_000
     # Must stay under the broker's transaction.max.timeout.ms (15 min by default).
     transaction_timeout_ms: int = 600_000
@@ -89,14 +91,29 @@ class CheckpointConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     parallelism: int = 1
-    restart_attempts: int = 3
+    # -1: restart without limit, the delay growing from restart_delay_ms to restart_max_delay_ms
+    # (exponential-delay, Flink's own default), so a job outlives an outage of its services;
+    # 0 or more: at most that many restarts, restart_delay_ms apart (tests, bounded runs).
+    restart_attempts: int = -1
     restart_delay_ms: int = 2_000
+    restart_max_delay_ms: int = 60_000
     # thread (in-JVM Python, fastest) | process (a Python worker process beside the JVM)
     python_mode: str = "thread"
     job_name: str = ""
     # Longest time a network buffer waits to fill before it is sent on (Flink's default is 100 ms,
     # which alone would spend the fraud job's 50 ms latency budget twice).
     buffer_timeout_ms: int = 5
+
+    def restart_strategy(self) -> dict[str, str]:
+        """The Flink options of the restart strategy these settings choose."""
+        if self.restart_attempts < 0:
+            return {"restart-strategy.type": "exponential-delay",
+                    "restart-strategy.exponential-delay.initial-backoff": f"{self.restart_delay_ms} ms",
+                    "restart-strategy.exponential-delay.max-backoff": f"{self.restart_max_delay_ms} ms",
+                    "restart-strategy.exponential-delay.attempts-before-reset-backoff": str(2**31 - 1)}
+        return {"restart-strategy.type": "fixed-delay",
+                "restart-strategy.fixed-delay.attempts": str(self.restart_attempts),
+                "restart-strategy.fixed-delay.delay": f"{self.restart_delay_ms} ms"}
 
 
 _CHOICES = {
@@ -107,7 +124,7 @@ _CHOICES = {
 }
 _POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism", "redis.batch_max_records",
              "redis.max_in_flight_batches", "redis.retry_initial_ms", "redis.retry_max_ms", "redis.timeout_ms")
-_NON_NEGATIVE = ("redis.batch_max_delay_ms", "redis.max_outage_ms")
+_NON_NEGATIVE = ("redis.batch_max_delay_ms", "redis.max_outage_ms", "kafka.max_event_time_skew_ms")
 
 
 @dataclass(frozen=True)

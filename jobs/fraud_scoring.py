@@ -1,6 +1,6 @@
 """Fraud scoring: card transactions -> per-card features and score -> Redis (hot) and S3 (cold).
 
-    Kafka fraud.transactions -> decode+validate --(bad bytes)--> Kafka fraud.deadletter
+    Kafka fraud.transactions -> decode+validate --(bad bytes; events that fail in scoring)--> Kafka fraud.deadletter
                                   |
                           key by card_id
                                   |
@@ -22,7 +22,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 from jobs import runtime
 from jobs.config import JobConfig
 from jobs.hot_sink import HOT, redis_hot_sink
-from jobs.operators import HotResultFunction
+from jobs.operators import DEAD_LETTERS, HotResultFunction
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, FraudScorer, ScoredTransaction, Transaction,
                         alert_hot_record, card_hot_record)
@@ -68,7 +68,7 @@ class ScoreTransactions(HotResultFunction):
     def on_element(self, value, ctx):
         tx = Transaction.from_message(CardTransaction.FromString(unframe(value[2])[1]))
         scored, profile = self.scorer.score(tx, CardProfile.from_json(self.profile.value()))
-        self.profile.update(profile.to_json())
+        self.later(self.profile.update, profile.to_json())
         self.hot(card_hot_record(scored, self.prefix, runtime.now_ms()))
         if not self.scorer.is_alert(scored):
             return [score_row(scored, False)]
@@ -79,11 +79,11 @@ class ScoreTransactions(HotResultFunction):
 
 def build(env, config: JobConfig) -> None:
     decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "CardTransaction")
-    runtime.dead_letter_sink(config, decoded.dead_letters)
     scored = (decoded.events
               .process(ScoreTransactions(config), output_type=SCORE_COLUMNS.row_type())
               .name("score").uid("fraud-score"))
     redis_hot_sink(runtime.side_output(scored, HOT), config)
+    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(scored, DEAD_LETTERS))
     cold = runtime.ColdSink(env, config)
     cold.add("scores", scored, SCORE_COLUMNS)
     cold.add("alerts", runtime.side_output(scored, ALERTS), ALERT_COLUMNS)

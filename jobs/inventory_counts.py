@@ -1,6 +1,6 @@
 """Inventory counts: stock movements -> exact levels, windowed sales, low-stock alerts -> Redis and S3.
 
-    Kafka inventory.movements -> decode+validate --(bad bytes, late events)--> Kafka inventory.deadletter
+    Kafka inventory.movements -> decode+validate --(bad bytes, late events, processing errors)--> Kafka inventory.deadletter
                                     |
                           key by store|sku
                                     |
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import sys
 
-from pyflink.common import Row, Types
+from pyflink.common import Row
 from pyflink.datastream import OutputTag
 
 from jobs import runtime
 from jobs.config import JobConfig
 from jobs.hot_sink import HOT, redis_hot_sink
-from jobs.operators import TimedStateFunction
+from jobs.operators import DEAD_LETTERS, TimedStateFunction
 from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
 from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
                             Movement, Oversell, StockKeeper, StockState, WindowClosed, alert_hot_record,
@@ -39,7 +39,6 @@ WINDOW_COLUMNS = runtime.columns(
     ("sales_qty", "BIGINT"), ("sales_count", "BIGINT"), ("returns_qty", "BIGINT"), ("restock_qty", "BIGINT"),
     ("dt", "STRING"))
 WINDOWS = OutputTag("windows", WINDOW_COLUMNS.row_type())
-LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 
 
 class CountStock(TimedStateFunction):
@@ -72,7 +71,7 @@ class CountStock(TimedStateFunction):
                                    out.sales_count, out.returns_qty, out.restock_qty,
                                    event_date(out.window_start_ms))
             elif isinstance(out, LateEvent):
-                yield LATE, self.late_letter(payload, out.reason, out.event_time_ms)
+                yield DEAD_LETTERS, self.late_letter(payload, out.reason, out.event_time_ms)
             elif isinstance(out, Duplicate):
                 self.duplicates.inc()
             elif isinstance(out, Oversell):
@@ -85,7 +84,7 @@ def build(env, config: JobConfig) -> None:
               .process(CountStock(config), output_type=LEVEL_COLUMNS.row_type())
               .name("count-stock").uid("inventory-count-stock"))
     redis_hot_sink(runtime.side_output(levels, HOT), config)
-    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(levels, LATE))
+    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(levels, DEAD_LETTERS))
     cold = runtime.ColdSink(env, config)
     cold.add("levels", levels, LEVEL_COLUMNS)
     cold.add("windows", runtime.side_output(levels, WINDOWS), WINDOW_COLUMNS)

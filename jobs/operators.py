@@ -2,37 +2,53 @@
 from __future__ import annotations
 
 from pyflink.common import Row, Types
-from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext
+from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs.hot_sink import HOT, hot_row
 from jobs.runtime import now_ms
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
+from udfs.deadletters import dead_letter
+from udfs.events import EVENT_TYPES, check_event_time
 from udfs.hot import HotRecord
 
 
-def dead_letter_bytes(payload: bytes, reason: str, source_topic: str, job: str, event_time_ms: int = 0) -> bytes:
-    from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
+# Dead letters of the keyed operators (processing errors, late events), beside decode's.
+DEAD_LETTERS = OutputTag("keyed-dead-letters", Types.PRIMITIVE_ARRAY(Types.BYTE()))
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-    return DeadLetter(payload=bytes(payload), reason=reason, source_topic=source_topic, job=job,
-                      event_time_ms=event_time_ms).SerializeToString()
+
+def dead_letter_bytes(payload: bytes, reason: str, source_topic: str, job: str, event_time_ms: int = 0) -> bytes:
+    return dead_letter(payload, reason, source_topic, job, event_time_ms).SerializeToString()
+
+
+def fits_the_jvm(rows: list) -> None:
+    """Raise before the JVM would: a Python int beyond 64 bits in an output fails its conversion
+    there, outside any handler, and the job with it."""
+    for row in rows:
+        values = row[1] if isinstance(row, tuple) else row
+        for value in getattr(values, "_values", ()):
+            if value.__class__ is int and not INT64_MIN <= value <= INT64_MAX:
+                raise OverflowError(f"output value {value} does not fit in 64 bits")
 
 
 class DecodeEvents(ProcessFunction):
     """Bytes -> Row(key, (key, event_time_ms, bytes)), or a DeadLetter on the side output.
 
-    Never raises. The bytes go on as they came (raw or Schema Registry framed); the keyed
+    Never raises. An event time more than `max_skew_ms` ahead of its Kafka record timestamp is
+    invalid: it would move its key's windows and the watermark to a future no other event has.
+    The bytes go on as they came (raw or Schema Registry framed); the keyed
     operator parses them again (`udfs.codec.decode`, ~0.4 µs with upb), which is cheaper
     than carrying a decoded row across the JVM boundary. Events in and decoded are counted in
     Python and read by gauges: a Flink counter call per event costs more than the decode.
     """
 
-    def __init__(self, event_type: str, source_topic: str, job: str, dead_letter_tag):
+    def __init__(self, event_type: str, source_topic: str, job: str, dead_letter_tag, max_skew_ms: int):
         self.event_type_name = event_type
         self.source_topic = source_topic
         self.job = job
         self.dead_letter_tag = dead_letter_tag
+        self.max_skew_ms = max_skew_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.event_type = EVENT_TYPES[self.event_type_name]
@@ -46,6 +62,7 @@ class DecodeEvents(ProcessFunction):
         self.seen += 1
         try:
             event = self.event_type.parse(value)
+            check_event_time(event.event_time_ms, ctx.timestamp(), self.max_skew_ms)
         except DecodeError as exc:
             self.dead_lettered.inc()
             return [(self.dead_letter_tag, dead_letter_bytes(value, str(exc), self.source_topic, self.job))]
@@ -55,13 +72,18 @@ class DecodeEvents(ProcessFunction):
 
 
 class HotResultFunction(KeyedProcessFunction):
-    """Base of the keyed operators that have hot results.
+    """Base of the keyed operators: hot results, deferred state writes, and no event that can stop the job.
 
     A subclass implements `on_element` (and `on_event_time` if it sets timers), returns the
-    event's outputs, and adds its hot records with `hot`. The base emits those as rows on the
-    `HOT` side output together with the outputs of the same event; the JVM hot sink chained
-    after the operator writes them and has them in Redis before the checkpoint that covers
-    the event completes. The operator itself never talks to Redis.
+    event's outputs, adds its hot records with `hot` and its state writes with `later`. The base
+    emits the hot records as rows on the `HOT` side output with the outputs of the same event;
+    the JVM hot sink chained after the operator has them in Redis before the checkpoint that
+    covers the event completes, and the operator itself never talks to Redis.
+
+    Any exception while handling one event or timer (domain code, state encoding, an output
+    the JVM could not take) sends that event's bytes to the `DEAD_LETTERS` side output with
+    the reason `processing_error: <type>: <message>` and counts it (`events_failed`); the
+    state writes of that event are dropped, so its key's state stays as it was.
     """
 
     def __init__(self, config):
@@ -72,28 +94,47 @@ class HotResultFunction(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.metrics = runtime_context.get_metrics_group().add_group("streamsuite")
+        self.failed = self.metrics.counter("events_failed")
         self._hot: list[HotRecord] = []
+        self._later: list = []
 
     def hot(self, record: HotRecord) -> None:
         self._hot.append(record)
+
+    def later(self, write, *args) -> None:
+        """A state write (or timer change) that happens only if the whole event succeeds."""
+        self._later.append((write, args))
 
     def on_element(self, value, ctx) -> list:
         raise NotImplementedError
 
     def process_element(self, value, ctx):
-        return self._with_hot(self.on_element(value, ctx))
+        try:
+            return self._complete(self.on_element(value, ctx))
+        except Exception as exc:  # noqa: BLE001 - one event must not stop the job for every key
+            return self._failed(exc, value[2], value[1])
 
     def on_timer(self, timestamp: int, ctx):
-        return self._with_hot(self.on_event_time(timestamp, ctx))
+        try:
+            return self._complete(self.on_event_time(timestamp, ctx))
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc, b"", timestamp)
 
-    def _with_hot(self, outputs) -> list:
+    def _complete(self, outputs) -> list:
         outputs = outputs if isinstance(outputs, list) else list(outputs)
-        if not self._hot:
-            return outputs
-        rows = [(HOT, hot_row(record)) for record in self._hot]
-        self._hot = []
+        rows = [(HOT, hot_row(record)) for record in self._hot] if self._hot else []
         rows.extend(outputs)
+        fits_the_jvm(rows)
+        for write, args in self._later:
+            write(*args)
+        self._hot, self._later = [], []
         return rows
+
+    def _failed(self, exc: Exception, payload: bytes, event_time_ms: int) -> list:
+        self._hot, self._later = [], []
+        self.failed.inc()
+        reason = f"processing_error: {exc.__class__.__name__}: {exc}"
+        return [(DEAD_LETTERS, dead_letter_bytes(payload, reason, self.source_topic, self.job, event_time_ms))]
 
     def on_event_time(self, timestamp: int, ctx):
         return iter(())
@@ -156,8 +197,8 @@ class TimedStateFunction(HotResultFunction):
         return self._emit(state, outputs, ctx, b"")
 
     def _emit(self, state, outputs: list, ctx, payload: bytes):
-        self.state.update(state.to_json())
-        self.reschedule(self.core.next_timer(state), self.timer, ctx)
+        self.later(self.state.update, state.to_json())
+        self.later(self.reschedule, self.core.next_timer(state), self.timer, ctx)
         return list(self.handle(outputs, ctx, payload, now_ms()))
 
     def late_letter(self, payload: bytes, reason: str, event_time_ms: int) -> bytes:

@@ -1,6 +1,6 @@
 """Predictive maintenance: sensor readings -> sliding-window features, health, alerts -> Redis and S3.
 
-    Kafka maintenance.readings -> decode+validate --(bad bytes, late readings)--> Kafka maintenance.deadletter
+    Kafka maintenance.readings -> decode+validate --(bad bytes, late readings, processing errors)--> Kafka maintenance.deadletter
                                       |
                               key by machine_id
                                       |
@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import sys
 
-from pyflink.common import Row, Types
-from pyflink.datastream import OutputTag
+from pyflink.common import Row
 
 from jobs import runtime
 from jobs.config import JobConfig
 from jobs.hot_sink import HOT, redis_hot_sink
 from udfs.codec import unframe
-from jobs.operators import TimedStateFunction
+from jobs.operators import DEAD_LETTERS, TimedStateFunction
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
 from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
                               MaintenanceModel, Reading, WindowFeatures, alert_hot_record, health_hot_record)
 
 FEATURES = runtime.columns(*FEATURE_COLUMNS)
-LATE = OutputTag("late", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 
 
 class MonitorMachine(TimedStateFunction):
@@ -56,7 +54,7 @@ class MonitorMachine(TimedStateFunction):
                     self.alerts.inc()
                 self.hot(alert_hot_record(out, self.prefix))
             elif isinstance(out, LateReading):
-                yield LATE, self.late_letter(payload, out.reason, out.reading.event_time_ms)
+                yield DEAD_LETTERS, self.late_letter(payload, out.reason, out.reading.event_time_ms)
 
 
 def build(env, config: JobConfig) -> None:
@@ -65,7 +63,7 @@ def build(env, config: JobConfig) -> None:
               .process(MonitorMachine(config), output_type=FEATURES.row_type())
               .name("monitor-machine").uid("maintenance-monitor-machine"))
     redis_hot_sink(runtime.side_output(features, HOT), config)
-    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(features, LATE))
+    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(features, DEAD_LETTERS))
     cold = runtime.ColdSink(env, config)
     cold.add("features", features, FEATURES)
     cold.attach()

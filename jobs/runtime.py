@@ -143,9 +143,7 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "state.backend.type": c.state_backend,
         "state.backend.incremental": str(c.state_backend == "rocksdb").lower(),
-        "restart-strategy.type": "fixed-delay",
-        "restart-strategy.fixed-delay.attempts": str(r.restart_attempts),
-        "restart-strategy.fixed-delay.delay": f"{r.restart_delay_ms} ms",
+        **r.restart_strategy(),
         "execution.buffer-timeout.interval": f"{r.buffer_timeout_ms} ms",
         "python.execution-mode": r.python_mode,
         "python.executable": sys.executable,
@@ -265,7 +263,7 @@ def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
     tag = OutputTag(DEAD_LETTER_TAG_NAME, Types.PRIMITIVE_ARRAY(Types.BYTE()))
     event = Types.TUPLE([Types.STRING(), Types.LONG(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
     with_key = stream.process(
-        DecodeEvents(event_type, config.kafka.input_topic, config.job, tag),
+        DecodeEvents(event_type, config.kafka.input_topic, config.job, tag, config.kafka.max_event_time_skew_ms),
         output_type=Types.ROW([Types.STRING(), event])
     ).name("decode+validate").uid(f"{config.job}-decode")
     key_selector = get_gateway().jvm.KeyByKeySelector()

@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     say("3/4 running the fraud job on a local mini-cluster until the end of the input ...")
     t0 = time.monotonic()
     job = subprocess.run(job_command("jobs.fraud_scoring", settings, input_topic=source, dead_letter_topic=dead,
-                                     run_id=run_id, namespace="demo"), timeout=1800)
+                                     run_id=run_id, namespace="demo",
+                                     # a demo that breaks says so, instead of restarting without end
+                                     extra=["--set", "runtime.restart_attempts=2"]), timeout=1800)
     if job.returncode != 0:
         print("streamsuite demo: the fraud job failed (see the line above)", file=sys.stderr)
         return 1

@@ -23,6 +23,13 @@ M = TypeVar("M", bound=Message)
 MIN_EVENT_TIME_MS = 946_684_800_000
 # Amounts are minor units; 10^10 cents is a hundred million in any currency.
 MAX_AMOUNT_MINOR = 10**10
+# Units in one stock movement; a billion, so 9 billion movements of it still sum inside int64.
+MAX_QUANTITY = 10**9
+# A sensor value beyond this is no physical reading (its micro-unit squares must stay exact).
+MAX_SENSOR_ABS = 1e9
+# Ids and keys become Redis keys and state keys: bounded, and free of the characters that join them.
+MAX_ID_BYTES = 128
+KEY_SEPARATORS = ("|", ":")
 
 
 DAY_MS = 86_400_000
@@ -47,9 +54,20 @@ def _require(condition: bool, reason: str, detail: str) -> None:
         raise InvalidEvent(reason, detail)
 
 
+def _bounded_id(name: str, value: str, joined: bool = False) -> None:
+    """An id that goes into state and Redis keys: at most MAX_ID_BYTES; when it is joined with
+    another id into one key, without the separators (so `s|1`+`k` and `s`+`1|k` never meet)."""
+    size = len(value.encode("utf-8"))
+    _require(size <= MAX_ID_BYTES, "out_of_range", f"{name} is {size} bytes, more than {MAX_ID_BYTES}")
+    if joined:
+        _require(not any(sep in value for sep in KEY_SEPARATORS), "bad_field",
+                 f"{name} {value[:40]!r} contains one of {' '.join(KEY_SEPARATORS)}, which join ids into keys")
+
+
 def _common(event_id: str, key: str, event_time_ms: int, sequence: int) -> None:
     _require(bool(event_id), "missing_field", "the event id is empty")
     _require(bool(key), "missing_field", "the key is empty")
+    _bounded_id("the event id", event_id)
     _require(event_time_ms >= MIN_EVENT_TIME_MS, "out_of_range",
              f"event time {event_time_ms} ms is before 2000-01-01 or missing")
     _require(sequence >= 1, "out_of_range", f"sequence {sequence} is not 1 or more")
@@ -57,6 +75,10 @@ def _common(event_id: str, key: str, event_time_ms: int, sequence: int) -> None:
 
 def validate_card_transaction(tx: fraud_pb2.CardTransaction) -> None:
     _common(tx.transaction_id, tx.card_id, tx.event_time_ms, tx.sequence)
+    _bounded_id("card_id", tx.card_id)
+    _bounded_id("merchant_id", tx.merchant_id)
+    _require(len(tx.merchant_category) <= 8, "out_of_range", f"merchant category {tx.merchant_category[:20]!r} "
+             "is longer than 8 characters")
     _require(0 < tx.amount_minor <= MAX_AMOUNT_MINOR, "out_of_range",
              f"amount {tx.amount_minor} minor units is not in 1..{MAX_AMOUNT_MINOR}")
     _require(len(tx.currency) == 3, "bad_field", f"currency {tx.currency!r} is not a 3-letter code")
@@ -70,6 +92,10 @@ _NEEDS_RESERVATION = (inventory_pb2.RESERVATION, inventory_pb2.RELEASE)
 
 def validate_inventory_movement(mv: inventory_pb2.InventoryMovement) -> None:
     _common(mv.event_id, mv.store_id and mv.sku, mv.event_time_ms, mv.sequence)
+    _bounded_id("store_id", mv.store_id, joined=True)
+    _bounded_id("sku", mv.sku, joined=True)
+    _bounded_id("reservation_id", mv.reservation_id)
+    _require(mv.quantity <= MAX_QUANTITY, "out_of_range", f"quantity {mv.quantity} is more than {MAX_QUANTITY}")
     _require(mv.kind in inventory_pb2.MovementKind.values() and mv.kind != 0, "bad_field",
              f"movement kind {mv.kind} is not one of sale, restock, return, adjustment, reservation, release")
     if mv.kind == inventory_pb2.ADJUSTMENT:
@@ -85,11 +111,21 @@ SENSORS = ("temperature_c", "vibration_mm_s", "pressure_bar", "rotation_rpm")
 
 def validate_sensor_reading(reading: maintenance_pb2.SensorReading) -> None:
     _common(reading.reading_id, reading.machine_id, reading.event_time_ms, reading.sequence)
+    _bounded_id("machine_id", reading.machine_id)
     present = [s for s in SENSORS if reading.HasField(s)]
     _require(bool(present), "missing_field", "the reading has no sensor value")
     for sensor in present:
         value = getattr(reading, sensor)
-        _require(math.isfinite(value), "out_of_range", f"{sensor} is {value}")
+        _require(math.isfinite(value) and abs(value) <= MAX_SENSOR_ABS, "out_of_range", f"{sensor} is {value}")
+
+
+def check_event_time(event_time_ms: int, record_timestamp_ms: int | None, max_skew_ms: int) -> None:
+    """An event may not be dated more than `max_skew_ms` after Kafka received (or was told) it."""
+    if record_timestamp_ms is None or record_timestamp_ms < 0:
+        return
+    _require(event_time_ms <= record_timestamp_ms + max_skew_ms, "out_of_range",
+             f"event time {event_time_ms} ms is more than {max_skew_ms} ms (kafka.max_event_time_skew_ms) after "
+             f"its Kafka record timestamp {record_timestamp_ms}")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,22 @@ def tm_kill_once(stack: Stack, cluster: FlinkCluster):
     return "kill -9 the TaskManager after 2 completed checkpoints, start a new one", body
 
 
+def tm_kill_holding_batch(stack: Stack, cluster: FlinkCluster):
+    """The hot sink holds its batch until the next checkpoint (a 10 s delay, no count bound): the
+    kill always lands while it holds up to a second of unwritten upserts, which only the replay
+    from the last checkpoint can write again."""
+    def body(run: FraudRun):
+        before = run.start()
+        time.sleep(0.5)  # half-way between two checkpoints (interval 1 s): the sink holds ~0.5 s of upserts
+        kill_taskmanager(cluster)
+        return [liveness_check(run, before, 120), failover_check(run)]
+    return "kill -9 the TaskManager while the hot sink holds a batch (max delay 10 s, flushed only by checkpoints)", body
+
+
+tm_kill_holding_batch.run_options = {"extra": ("--set", "redis.batch_max_delay_ms=10000",
+                                               "--set", "redis.batch_max_records=1000000")}
+
+
 def tm_kill_repeated(stack: Stack, cluster: FlinkCluster, kills: int = 3):
     def body(run: FraudRun):
         run.submit()
@@ -142,6 +158,6 @@ def run_options(name: str) -> dict:
 
 
 FAST = ("tm_kill_once", "exception_once")
-ALL = ("tm_kill_once", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
+ALL = ("tm_kill_once", "tm_kill_holding_batch", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
        "redis_restart",
        "kafka_restart", "s3_restart", "savepoint_upgrade", "incompatible_state_refused")

@@ -456,9 +456,10 @@ def test_job_config_in_the_pod_agrees_with_the_cluster_config(overlays, overlay)
         assert config.checkpoint.interval_ms == flink_ms(conf["execution.checkpointing.interval"])
         assert config.checkpoint.state_backend == conf["state.backend.type"]
         assert conf["execution.checkpointing.incremental"] == str(config.checkpoint.state_backend == "rocksdb").lower()
-        assert conf["restart-strategy.type"] == "fixed-delay"
-        assert config.runtime.restart_attempts == int(conf["restart-strategy.fixed-delay.attempts"])
-        assert config.runtime.restart_delay_ms == flink_ms(conf["restart-strategy.fixed-delay.delay"])
+        for key, value in config.runtime.restart_strategy().items():
+            timed = key.endswith(("initial-backoff", "max-backoff"))
+            assert (flink_ms(conf[key]) == flink_ms(value)) if timed else conf[key] == value, key
+        assert conf["restart-strategy.type"] == "exponential-delay"
         assert config.runtime.python_mode == conf["python.execution-mode"]
         assert config.runtime.buffer_timeout_ms == flink_ms(conf["execution.buffer-timeout.interval"])
         assert config.s3.endpoint == conf["s3.endpoint"]

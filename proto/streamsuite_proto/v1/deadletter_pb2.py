@@ -14,13 +14,13 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%streamsuite_proto/v1/deadletter.proto\x12\x0estreamsuite.v1\"g\n\nDeadLetter\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x14\n\x0csource_topic\x18\x03 \x01(\t\x12\x0b\n\x03job\x18\x04 \x01(\t\x12\x15\n\revent_time_ms\x18\x05 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%streamsuite_proto/v1/deadletter.proto\x12\x0estreamsuite.v1\"\x95\x01\n\nDeadLetter\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x14\n\x0csource_topic\x18\x03 \x01(\t\x12\x0b\n\x03job\x18\x04 \x01(\t\x12\x15\n\revent_time_ms\x18\x05 \x01(\x03\x12\x14\n\x0cpayload_size\x18\x06 \x01(\x03\x12\x16\n\x0epayload_sha256\x18\x07 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'streamsuite_proto.v1.deadletter_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEADLETTER']._serialized_start=57
-  _globals['_DEADLETTER']._serialized_end=160
+  _globals['_DEADLETTER']._serialized_start=58
+  _globals['_DEADLETTER']._serialized_end=207
 # @@protoc_insertion_point(module_scope)
