@@ -18,6 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--metrics-interval-ms", type=int, default=10000)
 
 
+def run_redis_arm(doc: str, name: str, build, argv=None) -> int:
+    """The command line of an arm that writes to Redis (`naive`, `ceiling`): parse, build, run."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    add_arguments(parser, name)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--prefix", required=True)
+    build(parser.parse_args(argv)).execute(name)
+    return 0
+
+
 def configuration(args: argparse.Namespace, name: str, **extra: str):
     """The arm's Flink configuration: hashmap state, no restarts, its REST port; `extra` on top."""
     from pyflink.common import Configuration

@@ -9,7 +9,6 @@ no dead letters. Thread mode and the bundle and buffer settings of our job.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import baseline  # this folder; it imports jobs.runtime, which sets FLINK_HOME, PATH and logging first
@@ -71,13 +70,7 @@ def build(args):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    baseline.add_arguments(parser, "fraud-ceiling")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--prefix", required=True)
-    args = parser.parse_args(argv)
-    build(args).execute("fraud-ceiling")
-    return 0
+    return baseline.run_redis_arm(__doc__, "fraud-ceiling", build, argv)
 
 
 if __name__ == "__main__":
