@@ -57,8 +57,8 @@ def inputs(event_type: str, n: int, rng: random.Random):
 def run(total: int, seed: int) -> dict:
     rng = random.Random(seed)
     results = {}
-    per_type = total // len(PIPELINES)
-    for event_type, make in PIPELINES.items():
+    for n, (event_type, make) in enumerate(PIPELINES.items()):
+        per_type = total // len(PIPELINES) + (1 if n < total % len(PIPELINES) else 0)
         pipeline = make()
         kinds, outcomes, failures = Counter(), Counter(), []
         t0 = time.monotonic()
