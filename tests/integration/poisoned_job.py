@@ -3,7 +3,9 @@
 
     python -m tests.integration.poisoned_job MODULE ID[,ID...] [job arguments ...]
 
-The subclass lives in this script, so PyFlink ships it by value to the Python workers.
+The subclass lives in this script, so PyFlink ships it by value to the Python workers; the
+job's own class stays untouched in its module (shipped by reference), and the operator the job
+builds is swapped for the subclass as it is handed to `KeyedStream.process`.
 """
 import importlib
 import sys
@@ -32,7 +34,18 @@ class Poisoned(shipped):
         return outputs
 
 
-setattr(module, operator_name, Poisoned)
+def process_poisoned(self, func, output_type=None):
+    if type(func) is shipped:
+        poisoned = Poisoned.__new__(Poisoned)
+        poisoned.__dict__.update(func.__dict__)
+        func = poisoned
+    return shipped_process(self, func, output_type)
+
+
+from pyflink.datastream.data_stream import KeyedStream  # noqa: E402
+
+shipped_process = KeyedStream.process
+KeyedStream.process = process_poisoned
 
 if __name__ == "__main__":
     sys.exit(module.main(sys.argv[3:]))
