@@ -45,7 +45,7 @@ def build(args):
             self.count.update(version)
             card, event_time = value
             return [Row(f"{self.prefix}:card:{card}", version,
-                        ("event_time_ms", str(event_time), "updated_at_ms", str(now_ms())), None, 0.0, "", 0,
+                        ["event_time_ms", str(event_time), "updated_at_ms", str(now_ms())], None, 0.0, "", 0,
                         event_time)]
 
     config = load(defaults("fraud", None), overrides=[f"redis.url={args.redis_url}"])

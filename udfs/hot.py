@@ -29,10 +29,11 @@ class HotRecord:
     # Milliseconds until Redis drops the hash; 0 keeps it.
     ttl_ms: int = 0
 
-    def field_values(self) -> tuple[str, ...]:
-        """Field names and values, alternating, as Redis stores them (ints and floats in their repr)."""
+    def field_values(self) -> list[str]:
+        """Field names and values, alternating, as Redis stores them (ints and floats in their repr).
+        A list: process mode's array coder refuses a tuple."""
         flat: list[str] = []
         for name, value in self.fields.items():
             flat.append(name)
             flat.append(value if isinstance(value, str) else repr(value))
-        return tuple(flat)
+        return flat

@@ -84,3 +84,17 @@ def test_dead_letter_topic_holds_exactly_the_poison(fraud_run):
     assert len(letters) == POISON
     assert all(letter.reason and letter.source_topic == fraud_run["source"] and letter.job == "fraud"
                for letter in letters)
+
+
+@pytest.mark.timeout(600)
+def test_process_mode_gives_the_same_hot_values(stack):
+    """The Python workers as processes of their own (Beam), not threads: the hot rows cross another
+    coder on their way to the JVM sink and must arrive the same."""
+    stream = generate("fraud", count=1500, keys=60, seed=29, poison=5)
+    run = run_bounded(stack.settings, "jobs.fraud_scoring", stream, "--set", "runtime.python_mode=process",
+                      "--set", "s3.enabled=false")
+    client = redis.Redis.from_url(stack.settings.redis_url, decode_responses=True)
+    latest = fraud_oracle(stream.records).latest
+    for card_id, scored in latest.items():
+        hot = client.hgetall(f"{run.prefix}:card:{card_id}")
+        assert (int(hot["version"]), float(hot["score"])) == (scored.version, scored.score), card_id
