@@ -4,7 +4,7 @@
 
 Runs `streamsuite bench fraud --arms ours --rounds 1` (our job, its latency phase at a fixed
 offered load) and, beside it, samples every 250 ms the CPU of the harness (the bench process
-and its latency receiver), of the job (client, JVM with the embedded Python), of Kafka, Redis
+and its latency receiver, apart), of the job (client, JVM with the embedded Python), of Kafka, Redis
 and S3, and the JVM's garbage-collection time (`jstat`); afterwards it reads the per-event
 latencies the harness kept and the checkpoints from the job's Flink log, and writes a table
 per second (p50/p99/max event-to-Redis, CPU by party, GC ms, checkpoints) to DIR/timeline.md.
@@ -48,7 +48,8 @@ def sample(bench_pid: int, out: list, stop: threading.Event) -> None:
                 gc_ms = float(text[-1]) * 1000 if text else None
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
-        out.append({"t": time.time(), "harness": sum(table[p][1] for p in harness),
+        out.append({"t": time.time(), "producer": table[bench_pid][1] if bench_pid in table else 0,
+                    "receiver": sum(table[p][1] for p in harness if p != bench_pid),
                     "job": sum(table[p][1] for p in job_tree), **{f"stack_{k}": v for k, v in stack_ticks.items()},
                     "gc_ms": gc_ms})
         stop.wait(0.25)
@@ -92,8 +93,8 @@ def main(argv=None) -> int:
     cpu = defaultdict(list)
     for s in samples:
         cpu[int(s["t"])].append(s)
-    rows = ["| second | events | p50 ms | p99 ms | max ms | harness cores | job cores | Kafka+Redis+S3 cores | "
-            "GC ms | checkpoints completed (duration ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| second | events | p50 ms | p99 ms | max ms | harness producer / receiver cores | job cores | "
+            "Kafka+Redis+S3 cores | GC ms | checkpoints completed (duration ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
     first = min(per) if per else 0
     for second in sorted(per):
         v = sorted(per[second])
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
         stack = sum(v2 for k, v2 in cores.items() if k.startswith("stack_"))
         ckpts = ", ".join(f"{n} ({ms})" for at, n, ms in checkpoints if int(at) == second)
         rows.append(f"| {second - first} | {len(v)} | {v[len(v) // 2]:.0f} | {v[int(len(v) * 0.99)]:.0f} | {v[-1]:.0f} | "
-                    f"{cores.get('harness', 0):.2f} | {cores.get('job', 0):.2f} | {stack:.2f} | "
+                    f"{cores.get('producer', 0):.2f} / {cores.get('receiver', 0):.2f} | {cores.get('job', 0):.2f} | "
+                    f"{stack:.2f} | "
                     f"{'-' if gc is None else f'{gc:.0f}'} | {ckpts} |")
     text = "\n".join([f"# Fraud latency timeline ({time.strftime('%Y-%m-%d')})", "",
                       f"Command: `python benchmarks/stall_timeline.py {' '.join(argv or sys.argv[1:])}` "
