@@ -21,8 +21,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs import runtime
 from jobs.config import JobConfig
-from jobs.hot_sink import HOT, redis_hot_sink
-from jobs.operators import DEAD_LETTERS, HotResultFunction
+from jobs.operators import HotResultFunction
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, FraudScorer, ScoredTransaction, Transaction,
                         alert_hot_record, card_hot_record)
@@ -82,8 +81,7 @@ def build(env, config: JobConfig) -> None:
     scored = (decoded.events
               .process(ScoreTransactions(config), output_type=SCORE_COLUMNS.row_type())
               .name("score").uid("fraud-score"))
-    redis_hot_sink(runtime.side_output(scored, HOT), config)
-    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(scored, DEAD_LETTERS))
+    runtime.keyed_operator_sinks(scored, decoded, config)
     cold = runtime.ColdSink(env, config)
     cold.add("scores", scored, SCORE_COLUMNS)
     cold.add("alerts", runtime.side_output(scored, ALERTS), ALERT_COLUMNS)

@@ -21,7 +21,6 @@ from pyflink.datastream import OutputTag
 
 from jobs import runtime
 from jobs.config import JobConfig
-from jobs.hot_sink import HOT, redis_hot_sink
 from jobs.operators import DEAD_LETTERS, TimedStateFunction
 from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
 from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
@@ -83,8 +82,7 @@ def build(env, config: JobConfig) -> None:
     levels = (decoded.events
               .process(CountStock(config), output_type=LEVEL_COLUMNS.row_type())
               .name("count-stock").uid("inventory-count-stock"))
-    redis_hot_sink(runtime.side_output(levels, HOT), config)
-    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(levels, DEAD_LETTERS))
+    runtime.keyed_operator_sinks(levels, decoded, config)
     cold = runtime.ColdSink(env, config)
     cold.add("levels", levels, LEVEL_COLUMNS)
     cold.add("windows", runtime.side_output(levels, WINDOWS), WINDOW_COLUMNS)

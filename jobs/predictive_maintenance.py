@@ -20,10 +20,9 @@ from pyflink.common import Row
 
 from jobs import runtime
 from jobs.config import JobConfig
-from jobs.hot_sink import HOT, redis_hot_sink
-from udfs.codec import unframe
 from jobs.operators import DEAD_LETTERS, TimedStateFunction
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
+from udfs.codec import unframe
 from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
                               MaintenanceModel, Reading, WindowFeatures, alert_hot_record, health_hot_record)
 
@@ -62,8 +61,7 @@ def build(env, config: JobConfig) -> None:
     features = (decoded.events
               .process(MonitorMachine(config), output_type=FEATURES.row_type())
               .name("monitor-machine").uid("maintenance-monitor-machine"))
-    redis_hot_sink(runtime.side_output(features, HOT), config)
-    runtime.dead_letter_sink(config, decoded.dead_letters, runtime.side_output(features, DEAD_LETTERS))
+    runtime.keyed_operator_sinks(features, decoded, config)
     cold = runtime.ColdSink(env, config)
     cold.add("features", features, FEATURES)
     cold.attach()

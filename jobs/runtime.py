@@ -303,6 +303,16 @@ def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:
     stream.sink_to(_kafka_security(builder, config).build()).name(f"kafka:{topic}").uid(f"{config.job}-{name}-sink")
 
 
+def keyed_operator_sinks(keyed, decoded: DecodedStreams, config: JobConfig) -> None:
+    """What every keyed operator (`jobs.operators.HotResultFunction`) emits besides its own rows:
+    its hot rows to the JVM Redis sink, and its dead letters with decode's to the dead-letter topic."""
+    from jobs.hot_sink import HOT, redis_hot_sink
+    from jobs.operators import DEAD_LETTERS
+
+    redis_hot_sink(side_output(keyed, HOT), config)
+    dead_letter_sink(config, decoded.dead_letters, side_output(keyed, DEAD_LETTERS))
+
+
 def dead_letter_sink(config: JobConfig, dead_letters, *more) -> None:
     """All of a job's dead letters (undecodable input, late events) to one exactly-once topic."""
     stream = dead_letters.union(*more) if more else dead_letters
