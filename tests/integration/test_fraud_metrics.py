@@ -1,6 +1,5 @@
 """The job's own metrics are registered in Flink's metric system (read through the REST API)."""
 import ipaddress
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -9,6 +8,7 @@ import uuid
 import pytest
 
 from streamsuite.cluster import get_json
+from streamsuite.bench import free_port
 from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from tests.kafka_helpers import fresh_topics
@@ -24,11 +24,6 @@ EXPECTED = {
                           "redis_write_ms_p99", "event_to_hot_ms_median", "event_to_hot_ms_p99"},
 }
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def scrape(base: str) -> dict[str, float]:

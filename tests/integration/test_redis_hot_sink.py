@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from dataclasses import asdict
 import pytest
 import redis
 
+from streamsuite.bench import free_port
 from udfs.hot import HotRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
@@ -61,11 +61,6 @@ def test_a_script_cache_lost_by_redis_is_reloaded(stack, client, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert [client.hget(f"{p}:k{k}", "version") for k in range(5)] == ["40", "36", "37", "38", "39"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateRedis:
