@@ -77,6 +77,18 @@ class Pipeline:
     def step(self, key: str, event: Message) -> Any:
         raise NotImplementedError
 
+    @staticmethod
+    def timed_step(core, state, event, event_time_ms: int) -> tuple[Any, list]:
+        """A core with a timer, as the operator runs it: apply at a watermark trailing the event by
+        the out-of-orderness bound, then fire the key's timer if that watermark passed it."""
+        watermark = event_time_ms - WATERMARK_LAG_MS
+        state, outputs = core.apply(state, event, watermark)
+        due = core.next_timer(state)
+        if due is not None and due <= watermark:
+            state, more = core.on_timer(state, due)
+            outputs += more
+        return state, outputs
+
 
 class FraudPipeline(Pipeline):
     def __init__(self):
@@ -102,11 +114,7 @@ class InventoryPipeline(Pipeline):
     def step(self, key, msg):
         mv = inventory.Movement.from_message(msg)
         state = inventory.StockState.from_json(self.states.get(key))
-        state, outputs = self.keeper.apply(state, mv, mv.event_time_ms - WATERMARK_LAG_MS)
-        due = self.keeper.next_timer(state)
-        if due is not None and due <= mv.event_time_ms - WATERMARK_LAG_MS:
-            state, more = self.keeper.on_timer(state, due)
-            outputs += more
+        state, outputs = self.timed_step(self.keeper, state, mv, mv.event_time_ms)
         hot: list[HotRecord] = []
         for out in outputs:
             if isinstance(out, inventory.LevelChanged):
@@ -127,12 +135,7 @@ class MaintenancePipeline(Pipeline):
     def step(self, key, msg):
         reading = maintenance.Reading.from_message(msg)
         state = maintenance.MachineState.from_json(self.states.get(key))
-        watermark = reading.event_time_ms - WATERMARK_LAG_MS
-        state, outputs = self.monitor.apply(state, reading, watermark)
-        due = self.monitor.next_timer(state)
-        if due is not None and due <= watermark:
-            state, more = self.monitor.on_timer(state, due)
-            outputs += more
+        state, outputs = self.timed_step(self.monitor, state, reading, reading.event_time_ms)
         hot = []
         for out in outputs:
             if isinstance(out, maintenance.WindowFeatures):
