@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from streamsuite.bench import CLK_TCK, _proc_table, _tree, stack_pids  # noqa: E402
-from streamsuite.paths import run_dir  # noqa: E402
+from streamsuite.paths import portable, run_dir  # noqa: E402
 
 
 def sample(bench_pid: int, out: list, stop: threading.Event) -> None:
@@ -116,7 +116,8 @@ def main(argv=None) -> int:
                     f"{'-' if gc is None else f'{gc:.0f}'} | {ckpts} |")
     text = "\n".join([f"# Fraud latency timeline ({time.strftime('%Y-%m-%d')})", "",
                       f"Command: `python benchmarks/stall_timeline.py {' '.join(argv or sys.argv[1:])}` "
-                      f"(runs `{' '.join(command[2:])}`). Seconds count from the first measured event.", "",
+                      f"(runs `{portable(' '.join(command[2:]))}`). Seconds count from the first measured event.",
+                      "",
                       *rows, ""])
     (out_dir / "timeline.md").write_text(text)
     print(f"timeline in {out_dir / 'timeline.md'}")
