@@ -1,11 +1,11 @@
 """Where the latency stalls of the fraud job come from: a timeline, second by second.
 
-    python benchmarks/stall_timeline.py [--latency-seconds 40] [--load-eps 2000] [--out DIR]
+    python benchmarks/stall_timeline.py [--latency-seconds 40] [--load-eps 2500] [--out DIR]
 
 Runs `streamsuite bench fraud --arms ours --rounds 1` (our job, its latency phase at a fixed
-offered load) and, beside it, samples every 250 ms the CPU of the harness (the bench process
-and its latency receiver, apart), of the job (client, JVM with the embedded Python), of Kafka, Redis
-and S3, and the JVM's garbage-collection time (`jstat`); afterwards it reads the per-event
+offered load) and, beside it, samples every 250 ms the CPU of the harness (the bench process, its
+load generator and its latency receiver), of the job (client, JVM with the embedded Python), of
+Kafka, Redis and S3 apart, and the JVM's garbage-collection time (`jstat`); afterwards it reads the per-event
 latencies the harness kept and the checkpoints from the job's Flink log, and writes a table
 per second (p50/p99/max event-to-Redis, CPU by party, GC ms, checkpoints) to DIR/timeline.md.
 """
@@ -28,37 +28,54 @@ from streamsuite.bench import CLK_TCK, _proc_table, _tree, stack_pids  # noqa: E
 from streamsuite.paths import portable, run_dir  # noqa: E402
 
 
+class GcClock(threading.Thread):
+    """One `jstat -gcutil <pid> 250` for the run: total GC seconds of the JVM every 250 ms (one
+    jstat per sample would start a JVM four times a second and be the largest load on the machine)."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.process = subprocess.Popen(["jstat", "-gcutil", str(pid), "250"], stdout=subprocess.PIPE, text=True)
+        self.gc_s: float | None = None
+
+    def run(self) -> None:
+        for line in self.process.stdout:
+            try:
+                self.gc_s = float(line.split()[-1])
+            except (IndexError, ValueError):
+                continue
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
 def sample(bench_pid: int, out: list, stop: threading.Event) -> None:
     stack = stack_pids()
-    jvm = None
+    gc_clock = None
     while not stop.is_set():
         table = _proc_table()
         tree = _tree([bench_pid], table)
         clients = [p for p in tree if table[p][0] == bench_pid
                    and any(table[c][0] == p and table[c][3] == "java" for c in tree)]
         job_tree = _tree(clients, table) if clients else set()
-        harness = tree - job_tree
+        harness = tree - job_tree - ({gc_clock.process.pid} if gc_clock else set())
         stack_ticks = {name: sum(table[p][1] for p in _tree([pid], table)) for name, pid in stack.items()}
-        jvm = next((p for p in job_tree if table[p][3] == "java"), jvm)
-        gc_ms = None
-        if jvm:
-            try:
-                text = subprocess.run(["jstat", "-gcutil", str(jvm)], capture_output=True, text=True,
-                                      timeout=5).stdout.split()
-                gc_ms = float(text[-1]) * 1000 if text else None
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                pass
-        out.append({"t": time.time(), "producer": table[bench_pid][1] if bench_pid in table else 0,
-                    "receiver": sum(table[p][1] for p in harness if p != bench_pid),
+        jvm = next((p for p in job_tree if table[p][3] == "java"), None)
+        if jvm and gc_clock is None:
+            gc_clock = GcClock(jvm)
+            gc_clock.start()
+        out.append({"t": time.time(), "harness": sum(table[p][1] for p in harness),
                     "job": sum(table[p][1] for p in job_tree), **{f"stack_{k}": v for k, v in stack_ticks.items()},
-                    "gc_ms": gc_ms})
+                    "gc_ms": gc_clock.gc_s * 1000 if gc_clock and gc_clock.gc_s is not None else None})
         stop.wait(0.25)
+    if gc_clock:
+        gc_clock.stop()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-seconds", type=float, default=40)
-    parser.add_argument("--load-eps", type=float, default=2000)
+    parser.add_argument("--load-eps", type=float, default=2500)
     parser.add_argument("--events", type=int, default=80_000)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fraud-stalls"))
     args = parser.parse_args(argv)
@@ -82,7 +99,7 @@ def main(argv=None) -> int:
     checkpoints = []
     for log in work.glob("*/*.log"):
         for line in log.read_text(errors="replace").splitlines():
-            match = re.search(r"^(\S+ \S+) .*Completed checkpoint (\d+) .*?\((\d+) bytes.*?in (\d+) ms", line)
+            match = re.search(r"^(\S+ \S+) .*Completed checkpoint (\d+) .*?\((\d+) bytes, checkpointDuration=(\d+) ms", line)
             if match:
                 stamp = time.mktime(time.strptime(match.group(1).split(",")[0], "%Y-%m-%d %H:%M:%S"))
                 checkpoints.append((stamp + int(match.group(1).split(",")[1]) / 1000, int(match.group(2)),
@@ -93,8 +110,8 @@ def main(argv=None) -> int:
     cpu = defaultdict(list)
     for s in samples:
         cpu[int(s["t"])].append(s)
-    rows = ["| second | events | p50 ms | p99 ms | max ms | harness producer / receiver cores | job cores | "
-            "Kafka+Redis+S3 cores | GC ms | checkpoints completed (duration ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| second | events | p50 ms | p99 ms | max ms | harness cores | job cores | "
+            "Kafka / Redis / S3 cores | GC ms | checkpoints completed (duration ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
     first = min(per) if per else 0
     for second in sorted(per):
         v = sorted(per[second])
@@ -108,11 +125,10 @@ def main(argv=None) -> int:
             gc = (s[-1]["gc_ms"] - s[0]["gc_ms"]) if s[-1]["gc_ms"] is not None and s[0]["gc_ms"] is not None else None
         else:
             gc = None
-        stack = sum(v2 for k, v2 in cores.items() if k.startswith("stack_"))
+        stack = " / ".join(f"{cores.get(f'stack_{name}', 0):.2f}" for name in ("kafka", "redis", "s3"))
         ckpts = ", ".join(f"{n} ({ms})" for at, n, ms in checkpoints if int(at) == second)
         rows.append(f"| {second - first} | {len(v)} | {v[len(v) // 2]:.0f} | {v[int(len(v) * 0.99)]:.0f} | {v[-1]:.0f} | "
-                    f"{cores.get('producer', 0):.2f} / {cores.get('receiver', 0):.2f} | {cores.get('job', 0):.2f} | "
-                    f"{stack:.2f} | "
+                    f"{cores.get('harness', 0):.2f} | {cores.get('job', 0):.2f} | {stack} | "
                     f"{'-' if gc is None else f'{gc:.0f}'} | {ckpts} |")
     text = "\n".join([f"# Fraud latency timeline ({time.strftime('%Y-%m-%d')})", "",
                       f"Command: `python benchmarks/stall_timeline.py {' '.join(argv or sys.argv[1:])}` "

@@ -96,3 +96,26 @@ def test_markdown_renders_a_minimal_report():
     text = bench.markdown(report, None)
     assert "| ours | 1,000 | 1.00 |" in text
     assert "p99" in text and "## Targets" in text
+
+
+def test_load_generator_payloads_carry_the_stamped_event_time():
+    import json
+
+    from streamsuite.generator import DOMAINS, generate
+    from streamsuite.loadgen import timed_payloads
+    from udfs.events import message_class
+
+    stamp = 1_764_590_000_123
+    for name, domain in DOMAINS.items():
+        cls = message_class(domain.event_type)
+        records = generate(name, count=50, keys=7, seed=3).records
+        for (key, value), payload in zip(records, timed_payloads(cls, records, json_out=False)):
+            expected = cls.FromString(value)
+            expected.event_time_ms = stamp
+            assert payload.key == key
+            assert cls.FromString(payload.stamped(stamp)) == expected
+        for (_, value), payload in zip(records, timed_payloads(cls, records, json_out=True)):
+            expected = cls.FromString(value)
+            expected.event_time_ms = stamp
+            assert json.loads(payload.stamped(stamp)) == {f.name: getattr(expected, f.name)
+                                                          for f in cls.DESCRIPTOR.fields}
