@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from jobs.secrets import SECRET_KEYS, SecretError, redact_url, reference
 from jobs.topology import COLD_BUCKET, JOBS
 from streamsuite.paths import run_dir
 
@@ -45,12 +46,28 @@ class KafkaConfig:
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""
     sasl_username: str = ""
+    # Secrets (this and the *_password keys below): env:NAME or file:/path, resolved on the
+    # TaskManager (see jobs/secrets.py); a literal only on the local mini-cluster.
     sasl_password: str = ""
+    # TLS (security_protocol SSL or SASL_SSL): a truststore for the brokers' certificates and,
+    # for mutual TLS, a keystore. Types JKS, PKCS12 or PEM; empty location = the JVM's defaults.
+    ssl_truststore_location: str = ""
+    ssl_truststore_type: str = ""
+    ssl_truststore_password: str = ""
+    ssl_keystore_location: str = ""
+    ssl_keystore_type: str = ""
+    ssl_keystore_password: str = ""
+    ssl_key_password: str = ""
+    # "https" checks the broker's host name against its certificate; "" turns that off.
+    ssl_endpoint_identification_algorithm: str = "https"
 
 
 @dataclass(frozen=True)
 class RedisConfig:
     url: str = "redis://127.0.0.1:6379/0"
+    # A secret: env:NAME or file:/path (jobs/secrets.py); wins over a password in the URL,
+    # which only the local mini-cluster accepts.
+    password: str = ""
     key_prefix: str = ""
     # A batch of hot upserts leaves at this many records or when its first has waited this long.
     batch_max_records: int = 500
@@ -82,6 +99,11 @@ class CheckpointConfig:
     interval_ms: int = 2_000
     timeout_ms: int = 120_000
     min_pause_ms: int = 500
+    # Checkpoints that may fail (or expire) in a row before the job restarts. While Redis is down
+    # the hot sink holds the barrier (it must not checkpoint unwritten upserts) for up to
+    # redis.max_outage_ms; 5 x timeout_ms covers that default, so an outage stalls the job
+    # instead of restarting it again and again.
+    tolerable_failures: int = 5
     # hashmap (heap, fastest) | rocksdb (large state, incremental)
     state_backend: str = "hashmap"
     # Where checkpoints go; empty means file://.run/checkpoints/<job>.
@@ -121,10 +143,13 @@ _CHOICES = {
     "kafka.security_protocol": ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
     "checkpoint.state_backend": ("hashmap", "rocksdb"),
     "runtime.python_mode": ("thread", "process"),
+    "kafka.ssl_truststore_type": ("", "JKS", "PKCS12", "PEM"),
+    "kafka.ssl_keystore_type": ("", "JKS", "PKCS12", "PEM"),
+    "kafka.ssl_endpoint_identification_algorithm": ("", "https"),
 }
 _POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism", "redis.batch_max_records",
              "redis.max_in_flight_batches", "redis.retry_initial_ms", "redis.retry_max_ms", "redis.timeout_ms")
-_NON_NEGATIVE = ("redis.batch_max_delay_ms", "redis.max_outage_ms", "kafka.max_event_time_skew_ms")
+_NON_NEGATIVE = ("checkpoint.tolerable_failures", "redis.batch_max_delay_ms", "redis.max_outage_ms", "kafka.max_event_time_skew_ms")
 
 
 @dataclass(frozen=True)
@@ -289,7 +314,13 @@ def validate(config: JobConfig) -> None:
         if not getattr(getattr(config, section), name):
             raise ConfigError(f"config key {key} is empty; set it in the config file, the environment or --set")
     if not config.redis.url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"config key redis.url = {config.redis.url!r} must start with redis://, rediss:// or unix://")
+        raise ConfigError(f"config key redis.url = {redact_url(config.redis.url)!r} must start with redis://, "
+                          "rediss:// or unix://")
+    for key in SECRET_KEYS:
+        try:
+            reference(config, key)
+        except SecretError as exc:
+            raise ConfigError(str(exc)) from None
     if config.s3.enabled and not config.s3.bucket:
         raise ConfigError("config key s3.bucket is empty; set a bucket or s3.enabled=false")
     model_check = getattr(config.model, "__post_init__", None)

@@ -35,7 +35,7 @@ def redis_hot_sink(stream, config: JobConfig, name: str = "redis-hot") -> None:
     jvm = get_gateway().jvm
     try:
         options = jvm.io.streamsuite.redis.RedisHotSinkOptions(
-            r.url, r.batch_max_records, r.batch_max_delay_ms, r.max_in_flight_batches, r.retry_initial_ms,
+            r.url, r.password, r.batch_max_records, r.batch_max_delay_ms, r.max_in_flight_batches, r.retry_initial_ms,
             r.retry_max_ms, r.max_outage_ms, r.timeout_ms)
         sink = jvm.io.streamsuite.redis.RedisHotSink(options)
     except TypeError as exc:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from jobs import secrets
 from jobs.config import JobConfig
 from streamsuite.paths import run_dir
 from streamsuite.versions import pinned_versions, plugins_dir
@@ -139,6 +140,7 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "execution.checkpointing.timeout": f"{c.timeout_ms} ms",
         "execution.checkpointing.min-pause": f"{c.min_pause_ms} ms",
+        "execution.checkpointing.tolerable-failed-checkpoints": str(c.tolerable_failures),
         "execution.checkpointing.dir": config.checkpoint_directory,
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "state.backend.type": c.state_backend,
@@ -153,10 +155,12 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
         "python.fn-execution.bundle.time": "5",
         "s3.endpoint": config.s3.endpoint,
         "s3.path.style.access": str(config.s3.path_style_access).lower(),
-        "s3.access-key": config.s3.access_key,
-        "s3.secret-key": config.s3.secret_key,
     }
     if on_mini_cluster():
+        # The S3 file system is this process's JVM's own; on a cluster the keys are the cluster's
+        # (its Flink configuration or the pods' AWS variables), never sent with the job.
+        settings["s3.access-key"] = config.s3.access_key
+        settings["s3.secret-key"] = config.s3.secret_key
         # Every endpoint the mini-cluster opens (REST, RPC, blob, data) on loopback only.
         settings.update({
             "rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1",
@@ -194,14 +198,41 @@ def _initialize_filesystems(conf) -> None:
     jvm.org.apache.flink.core.fs.FileSystem.initialize(conf._j_configuration, plugins)
 
 
-def _kafka_security(builder, config: JobConfig):
+def kafka_client_properties(config: JobConfig) -> dict[str, str]:
+    """Security properties of every Kafka client of the job; secrets stay references (jobs.secrets)
+    that Kafka's config providers resolve where the client is created."""
     k = config.kafka
-    builder = builder.set_property("security.protocol", k.security_protocol)
+    props = {"security.protocol": k.security_protocol}
     if k.sasl_mechanism:
-        module = ("org.apache.kafka.common.security.scram.ScramLoginModule" if k.sasl_mechanism.startswith("SCRAM")
-                  else "org.apache.kafka.common.security.plain.PlainLoginModule")
-        builder = builder.set_property("sasl.mechanism", k.sasl_mechanism).set_property(
-            "sasl.jaas.config", f'{module} required username="{k.sasl_username}" password="{k.sasl_password}";')
+        # The connector jar shades Kafka: its login modules live under the shaded package.
+        module = (f"{secrets.SHADED_KAFKA}.common.security.scram.ScramLoginModule" if k.sasl_mechanism.startswith("SCRAM")
+                  else f"{secrets.SHADED_KAFKA}.common.security.plain.PlainLoginModule")
+        password = secrets.reference(config, "kafka.sasl_password")
+        # A resolved reference lands inside the quotes as it is: Kafka substitutes before it parses.
+        quoted = f'"{password.kafka_placeholder()}"' if password else secrets.jaas_quoted(k.sasl_password)
+        props["sasl.mechanism"] = k.sasl_mechanism
+        props["sasl.jaas.config"] = f"{module} required username={secrets.jaas_quoted(k.sasl_username)} password={quoted};"
+    if k.security_protocol in ("SSL", "SASL_SSL"):
+        props["ssl.endpoint.identification.algorithm"] = k.ssl_endpoint_identification_algorithm
+        for store in ("truststore", "keystore"):
+            location = getattr(k, f"ssl_{store}_location")
+            if location:
+                props[f"ssl.{store}.location"] = location
+            kind = getattr(k, f"ssl_{store}_type")
+            if kind:
+                props[f"ssl.{store}.type"] = kind
+        for key in ("ssl_truststore_password", "ssl_keystore_password", "ssl_key_password"):
+            ref = secrets.reference(config, f"kafka.{key}")
+            if ref:
+                props[key.replace("_", ".")] = ref.kafka_placeholder()
+    if any("${" in v for v in props.values()):
+        props.update(secrets.KAFKA_CONFIG_PROVIDERS)
+    return props
+
+
+def _kafka_security(builder, config: JobConfig):
+    for key, value in kafka_client_properties(config).items():
+        builder = builder.set_property(key, value)
     return builder
 
 
@@ -411,30 +442,53 @@ def _own_task(stream):
 
 def check_services(config: JobConfig) -> list[str]:
     """Reach Kafka, Redis and S3 before starting Flink, so a service that is down is one clear line."""
-    problems = []
-    from confluent_kafka.admin import AdminClient
-
-    try:
-        metadata = AdminClient({"bootstrap.servers": config.kafka.bootstrap_servers, "log_level": 0,
-                                "security.protocol": config.kafka.security_protocol,
-                                "socket.timeout.ms": 5000}).list_topics(timeout=5)
-        for topic in (config.kafka.input_topic, config.kafka.dead_letter_topic):
-            if topic not in metadata.topics:
-                problems.append(f"Kafka topic {topic} does not exist on {config.kafka.bootstrap_servers}; "
-                                "create it (or run `streamsuite stack up`)")
-    except Exception:
-        problems.append(f"Kafka is not reachable at {config.kafka.bootstrap_servers}; start it (`streamsuite stack up`) "
-                        "or set kafka.bootstrap_servers")
+    problems = _check_kafka(config)
     import redis
 
+    where = secrets.redact_url(config.redis.url)
     try:
-        redis.Redis.from_url(config.redis.url, socket_connect_timeout=3, socket_timeout=3).ping()
+        redis.Redis.from_url(config.redis.url, password=secrets.value_here(config, "redis.password"),
+                             socket_connect_timeout=3, socket_timeout=3).ping()
     except Exception as exc:
-        problems.append(f"Redis is not reachable at {config.redis.url} ({exc.__class__.__name__}); start it "
-                        "or set redis.url")
+        problems.append(f"Redis is not reachable at {where} ({exc.__class__.__name__}); start it "
+                        "or set redis.url (and redis.password)")
     if config.s3.enabled:
         problems += _check_bucket(config)
     return problems
+
+
+def _check_kafka(config: JobConfig) -> list[str]:
+    """The topics exist. Over TLS or SASL only the brokers' ports are tried: the check's client
+    (librdkafka) reads neither JKS truststores nor secrets that only the TaskManagers can see."""
+    k = config.kafka
+    ref = secrets.reference(config, "kafka.sasl_password") if k.sasl_mechanism else None
+    if ref and not secrets.is_handed_over(ref) and any(c in (ref.resolve() or "") for c in '"\\'):
+        return [f"the password {ref} names contains a quote or backslash, which Kafka would place into the JAAS "
+                "line unescaped; store it escaped (\\\" and \\\\) or choose another password"]
+    if k.security_protocol != "PLAINTEXT":
+        return [] if any(_port_open(server) for server in k.bootstrap_servers.split(",")) else [
+            f"no Kafka broker answers at {k.bootstrap_servers}; start it or set kafka.bootstrap_servers"]
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        metadata = AdminClient({"bootstrap.servers": k.bootstrap_servers, "log_level": 0,
+                                "socket.timeout.ms": 5000}).list_topics(timeout=5)
+    except Exception:
+        return [f"Kafka is not reachable at {k.bootstrap_servers}; start it (`streamsuite stack up`) "
+                "or set kafka.bootstrap_servers"]
+    return [f"Kafka topic {topic} does not exist on {k.bootstrap_servers}; create it (or run `streamsuite stack up`)"
+            for topic in (k.input_topic, k.dead_letter_topic) if topic not in metadata.topics]
+
+
+def _port_open(server: str) -> bool:
+    import socket
+
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=3):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _check_bucket(config: JobConfig) -> list[str]:
@@ -489,7 +543,9 @@ def run_job(job: str, module: str, model, build, argv: Sequence[str] | None = No
         overrides.append(f"runtime.parallelism={args.parallelism}")
     try:
         config = load(defaults(job, model), args.config, overrides=overrides)
-    except ConfigError as exc:
+        # Before the JVM starts: a local TaskManager inherits this process's environment.
+        config = secrets.for_task_managers(config, local=on_mini_cluster())
+    except (ConfigError, secrets.SecretError) as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2
     if not args.skip_service_check:

@@ -1,10 +1,12 @@
 """A job of nothing but hot records into the JVM Redis sink (for test_redis_hot_sink.py).
 
-    python -m tests.integration.hot_sink_job RECORDS.json [--pace-ms N] [--script-flush-at N] [--set key=value ...]
+    python -m tests.integration.hot_sink_job RECORDS.json [--pace-ms N] [--script-flush-at N] [--graph-out FILE]
+        [--set key=value ...]
 
 RECORDS.json is a list of HotRecord fields. A Python `map` in front of the sink can pace the
 records (so a test can break Redis mid-stream) and flush Redis's script cache once, as a
-restarted Redis would have it.
+restarted Redis would have it. `--graph-out` writes the serialized job graph, as a cluster would
+receive it, so a test can look for secrets in it.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import sys
 
 from pyflink.datastream import MapFunction
 
-from jobs import runtime
+from jobs import runtime, secrets
 from jobs.config import defaults, load
 from jobs.hot_sink import HOT_ROW_TYPE, hot_row, redis_hot_sink
 from udfs.hot import HotRecord
@@ -44,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("records")
     parser.add_argument("--pace-ms", type=int, default=0)
     parser.add_argument("--script-flush-at", type=int, default=0)
+    parser.add_argument("--graph-out")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
     config = load(defaults("fraud", None), overrides=args.overrides + ["s3.enabled=false"])
+    config = secrets.for_task_managers(config, local=True)
     records = [HotRecord(**r) for r in json.loads(open(args.records).read())]
     env = runtime.execution_environment(config)
     stream = env.from_collection([hot_row(r) for r in records], type_info=HOT_ROW_TYPE)
@@ -54,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         stream = stream.map(PaceAndBreak(config.redis.url, args.pace_ms, args.script_flush_at),
                             output_type=HOT_ROW_TYPE)
     redis_hot_sink(stream, config)
+    if args.graph_out:
+        from pyflink.java_gateway import get_gateway
+
+        job_graph = env._j_stream_execution_environment.getStreamGraph(False).getJobGraph()
+        with open(args.graph_out, "wb") as out:
+            out.write(bytes(get_gateway().jvm.org.apache.flink.util.InstantiationUtil.serializeObject(job_graph)))
     try:
         env.execute("hot-sink-test")
     except Exception as exc:

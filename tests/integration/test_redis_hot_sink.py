@@ -66,8 +66,8 @@ def test_a_script_cache_lost_by_redis_is_reloaded(stack, client, tmp_path):
 class PrivateRedis:
     """A redis-server of this test's own on a free loopback port, stopped by its PID."""
 
-    def __init__(self, folder):
-        self.folder, self.port, self.process = folder, free_port(), None
+    def __init__(self, folder, password: str = ""):
+        self.folder, self.port, self.process, self.password = folder, free_port(), None, password
 
     @property
     def url(self) -> str:
@@ -77,11 +77,12 @@ class PrivateRedis:
         binary = os.environ.get("STREAMSUITE_REDIS_SERVER") or shutil.which("redis-server")
         self.process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir",
                                          str(self.folder), "--appendonly", "yes", "--appendfsync", "always",
-                                         "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                         "--save", "", *(("--requirepass", self.password) if self.password else ())],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                if redis.Redis(port=self.port, socket_timeout=1).ping():
+                if redis.Redis(port=self.port, password=self.password or None, socket_timeout=1).ping():
                     return
             except redis.ConnectionError:
                 time.sleep(0.05)
@@ -138,3 +139,31 @@ def test_an_outage_longer_than_the_bound_fails_the_job_with_the_setting(stack, t
     assert result.returncode == 1
     assert "redis.max_outage_ms=1500" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.timeout(400)
+def test_a_redis_password_is_read_on_the_task_manager_and_never_travels_in_the_job_graph(stack, tmp_path):
+    password = f"pw-{uuid.uuid4().hex}"
+    server = PrivateRedis(tmp_path, password)
+    server.start()
+    try:
+        secret_file = tmp_path / "redis-password"
+        secret_file.write_text(password + "\n")
+        client = redis.Redis(port=server.port, password=password, decode_responses=True)
+        for n, how in enumerate(([f"redis.url=redis://:{password}@127.0.0.1:{server.port}/0"],
+                                 [f"redis.url={server.url}", f"redis.password=file:{secret_file}"])):
+            graph = tmp_path / f"graph-{n}.bin"
+            records = [HotRecord(f"auth{n}:k{i}", 1, {"i": i}) for i in range(20)]
+            result = run_sink(tmp_path, records, server.url, "--graph-out", str(graph),
+                              *(arg for item in how for arg in ("--set", item)))
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert [client.hget(f"auth{n}:k{i}", "i") for i in range(20)] == [str(i) for i in range(20)]
+            serialized = graph.read_bytes()
+            assert serialized and password.encode() not in serialized
+            assert password not in result.stdout + result.stderr
+        missing = run_sink(tmp_path, [HotRecord("auth:never", 1, {"a": 1})], server.url,
+                           "--set", "redis.password=env:STREAMSUITE_TEST_UNSET_PASSWORD")
+        assert missing.returncode == 1
+        assert "STREAMSUITE_TEST_UNSET_PASSWORD" in missing.stderr, missing.stderr[-3000:]
+    finally:
+        server.kill()

@@ -1,11 +1,15 @@
 package io.streamsuite.redis;
 
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
+import redis.clients.jedis.util.JedisURIHelper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -21,16 +25,24 @@ import java.util.List;
 final class JedisUpsertClient implements UpsertClient {
     static final String SCRIPT = loadScript();
 
-    private final URI uri;
+    private final HostAndPort address;
+    private final JedisClientConfig clientConfig;
     private final String where;
-    private final int timeoutMs;
     private Jedis jedis;
     private String sha;
 
-    JedisUpsertClient(URI uri, int timeoutMs) {
-        this.uri = uri;
-        this.where = uri.getHost() + ":" + uri.getPort();
-        this.timeoutMs = timeoutMs;
+    /** {@code password} (resolved on the TaskManager) wins over one in the URL; null for none. */
+    JedisUpsertClient(URI uri, String password, int timeoutMs) {
+        this.address = JedisURIHelper.getHostAndPort(uri);
+        this.where = address.toString();
+        this.clientConfig = DefaultJedisClientConfig.builder()
+                .user(JedisURIHelper.getUser(uri))
+                .password(password != null ? password : JedisURIHelper.getPassword(uri))
+                .database(JedisURIHelper.getDBIndex(uri))
+                .ssl(JedisURIHelper.isRedisSSLScheme(uri))
+                .connectionTimeoutMillis(timeoutMs)
+                .socketTimeoutMillis(timeoutMs)
+                .build();
     }
 
     @Override
@@ -57,7 +69,7 @@ final class JedisUpsertClient implements UpsertClient {
 
     private int pipelined(List<HotUpsert> batch) {
         if (jedis == null) {
-            jedis = new Jedis(uri, timeoutMs, timeoutMs);
+            jedis = new Jedis(address, clientConfig);
         }
         if (sha == null) {
             sha = jedis.scriptLoad(SCRIPT);

@@ -26,7 +26,9 @@ public final class RedisHotSink implements Sink<Row> {
 
     @Override
     public SinkWriter<Row> createWriter(WriterInitContext context) throws IOException {
-        return new RedisHotWriter(options, new JedisUpsertClient(options.uri(), options.timeoutMs),
+        String password = options.password.resolve();
+        return new RedisHotWriter(options, new JedisUpsertClient(options.uri(),
+                password == null || password.isEmpty() ? null : password, options.timeoutMs),
                 context.getProcessingTimeService(), new HotSinkMetrics(context.metricGroup()));
     }
 }

@@ -9,6 +9,7 @@ public final class RedisHotSinkOptions implements Serializable {
     private static final long serialVersionUID = 1L;
 
     final String url;
+    final SecretReference password;
     final int maxBatchSize;
     final long maxDelayMs;
     final int maxInFlightBatches;
@@ -17,9 +18,10 @@ public final class RedisHotSinkOptions implements Serializable {
     final long maxOutageMs;
     final int timeoutMs;
 
-    public RedisHotSinkOptions(String url, int maxBatchSize, long maxDelayMs, int maxInFlightBatches,
+    public RedisHotSinkOptions(String url, String password, int maxBatchSize, long maxDelayMs, int maxInFlightBatches,
                                long retryInitialMs, long retryMaxMs, long maxOutageMs, int timeoutMs) {
         this.url = url;
+        this.password = new SecretReference("redis.password", password);
         this.maxBatchSize = require("redis.batch_max_records", maxBatchSize, 1);
         this.maxDelayMs = require("redis.batch_max_delay_ms", maxDelayMs, 0);
         this.maxInFlightBatches = require("redis.max_in_flight_batches", maxInFlightBatches, 1);
@@ -36,9 +38,14 @@ public final class RedisHotSinkOptions implements Serializable {
             if (!"redis".equals(uri.getScheme()) && !"rediss".equals(uri.getScheme())) {
                 throw new IllegalArgumentException("redis.url must start with redis:// or rediss://");
             }
+            if (uri.getUserInfo() != null && uri.getUserInfo().contains(":")) {
+                throw new IllegalArgumentException("redis.url must not carry a password (it would travel inside the "
+                        + "job graph); give it as redis.password");
+            }
             return uri;
         } catch (URISyntaxException e) {
-            throw new IllegalArgumentException("redis.url is not a URL: " + e.getMessage());
+            // Not e.getMessage(): it quotes the whole URL, password included.
+            throw new IllegalArgumentException("redis.url is not a valid URL (at character " + e.getIndex() + ")");
         }
     }
 

@@ -88,7 +88,7 @@ class RedisHotWriterTest {
     final HotSinkMetrics metrics = new HotSinkMetrics(UnregisteredMetricsGroup.createSinkWriterMetricGroup());
 
     RedisHotWriter writer(int batch, long delayMs, int inFlight, long maxOutageMs) {
-        return new RedisHotWriter(new RedisHotSinkOptions("redis://127.0.0.1:6379/0", batch, delayMs, inFlight, 1, 4,
+        return new RedisHotWriter(new RedisHotSinkOptions("redis://127.0.0.1:6379/0", "", batch, delayMs, inFlight, 1, 4,
                 maxOutageMs, 1000), client, timers, metrics);
     }
 
