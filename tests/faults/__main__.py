@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults", description=__doc__)
     parser.add_argument("cases", nargs="*", default=list(cases.ALL), metavar="CASE", help=", ".join(cases.ALL))
     parser.add_argument("--report", type=Path, default=Path(__file__).with_name("report.md"))
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="run the cases N times in a row")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be 1 or more, not {args.repeat}")
     unknown = [c for c in args.cases if c not in cases.ALL]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {', '.join(cases.ALL)}")
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     stack.up()
     cluster.up()
     results = []
-    for name in args.cases:
+    for name in args.cases * args.repeat:
         fault, body = getattr(cases, name)(stack, cluster)
         say(f"case {name}: {fault} ...")
         result = run_case(name, fault, settings, body, **cases.run_options(name))
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         cluster.up()
         stack.up()
-    write_report(args.report, results, " ".join(["python -m tests.faults", *(argv if argv is not None else sys.argv[1:])]))
+    command = " ".join(["python -m tests.faults", *(argv if argv is not None else sys.argv[1:])])
+    write_report(args.report, results, portable(command))
     say(f"report: {args.report}")
     return 0 if all(r.verdict == "pass" for r in results) else 1
 
@@ -68,7 +72,8 @@ def write_report(path: Path, results, command: str) -> None:
         f"Python {platform.python_version()}, apache-flink {metadata.version('apache-flink')}",
         "- job: fraud scoring, unbounded, fed a seeded input (60,000 transactions, 300 cards, 40 poison) at "
         "3,000 events/s while it runs; "
-        "checkpoints every second, standalone cluster on 127.0.0.1", "",
+        "checkpoints every second, standalone cluster on 127.0.0.1",
+        f"- result: {sum(r.verdict == 'pass' for r in results)} of {len(results)} cases passed", "",
         "| case | fault | check | expected | seen | verdict |", "|---|---|---|---|---|---|",
     ]
     for r in results:

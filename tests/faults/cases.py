@@ -93,18 +93,18 @@ def python_worker_kill(stack: Stack, cluster: FlinkCluster):
 python_worker_kill.run_options = {"extra": ("--set", "runtime.python_mode=process"), "rate": 1_500}
 
 
-def service_restart(service: str, what: str, recovery_s: float, before_kill=None):
+def service_restart(service: str, what: str, recovery_s: float, before_kill=None, down_s: float = 3.0):
     def case(stack: Stack, cluster: FlinkCluster):
         def body(run: FraudRun):
             before = run.start()
             if before_kill:
                 before_kill(run)
-            restart_service(stack, service)
+            restart_service(stack, service, down_s)
             live = liveness_check(run, before, recovery_s)
             failover = failover_check(run)
             # Recorded, not required: a short outage may be ridden out by retries instead.
             return [live, Check("job failed over", "recorded", failover.seen, True)]
-        return f"kill -9 {what} mid-run, restart it after 3 s", body
+        return f"kill -9 {what} mid-run, restart it after {down_s:g} s", body
     return case
 
 
@@ -119,6 +119,10 @@ def _redis_fsync_always(run: FraudRun) -> None:
 redis_restart = service_restart("redis", "Redis (AOF, fsync always)", 180, _redis_fsync_always)
 kafka_restart = service_restart("kafka", "the Kafka broker", 240)
 s3_restart = service_restart("s3", "the S3 server (checkpoints every second, so during one)", 240)
+# Outages: the job recovers by itself (a Redis outage within redis.max_outage_ms stalls it without a restart).
+redis_outage_5min = service_restart("redis", "Redis (AOF, fsync always)", 300, _redis_fsync_always, down_s=300)
+kafka_outage_2min = service_restart("kafka", "the Kafka broker", 300, down_s=120)
+s3_outage_2min = service_restart("s3", "the S3 server", 300, down_s=120)
 
 
 def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):
@@ -160,4 +164,5 @@ def run_options(name: str) -> dict:
 FAST = ("tm_kill_once", "exception_once")
 ALL = ("tm_kill_once", "tm_kill_holding_batch", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
        "redis_restart",
-       "kafka_restart", "s3_restart", "savepoint_upgrade", "incompatible_state_refused")
+       "kafka_restart", "s3_restart", "savepoint_upgrade", "incompatible_state_refused",
+       "redis_outage_5min", "kafka_outage_2min", "s3_outage_2min")

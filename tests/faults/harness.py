@@ -14,12 +14,14 @@ output with what the pure-Python domain code computes over the same input:
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,6 +32,7 @@ from jobs.topology import COLD_BUCKET
 from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
 from streamsuite.generator import KafkaOutput, generate
 from streamsuite.localrun import job_args
+from streamsuite.paths import portable, run_dir
 from streamsuite.stack import ProcessGroup, Stack, StackSettings, _owned_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
@@ -107,6 +110,12 @@ class FraudRun:
         self.stream = generate("fraud", count=count, keys=keys, seed=seed, poison=poison)
         self.oracle = fraud_oracle(self.stream.records)
         self.feeder = threading.Thread(target=self._feed, daemon=True)
+        # Every delivery report (index, partition, offset, error) and librdkafka's own log, so a record
+        # missing from the input topic can be named with what the producer was told about it.
+        self.deliveries: list[tuple[int, int, int, str]] = []
+        self.folder = run_dir() / "faults" / self.run_id
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.producer_log = self.folder / "librdkafka.log"
         self.prefix = f"fault:{self.run_id}"
         self.s3_prefix = f"fault/{self.run_id}"
         self.args = job_args(settings, input_topic=self.source, dead_letter_topic=self.dead, run_id=self.run_id,
@@ -120,14 +129,27 @@ class FraudRun:
 
     def _feed(self) -> None:
         """Produce the input at `rate` while the job runs, so every fault lands mid-stream."""
-        output = KafkaOutput(self.settings.kafka_bootstrap, self.source)
-        t0 = time.monotonic()
-        for i, ((key, value), time_ms) in enumerate(zip(self.stream.records, self.stream.times_ms)):
-            wait = t0 + i / self.rate - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            output.write(key, value, time_ms)
-        output.close()
+        logger = logging.getLogger(f"tests.faults.{self.run_id}.librdkafka")
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+        handler = logging.FileHandler(self.producer_log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        try:
+            # No message timeout: a record the broker cannot take during an outage is retried until it
+            # can (the harness's own deadlines bound the run), never dropped from the input.
+            output = KafkaOutput(self.settings.kafka_bootstrap, self.source, deliveries=self.deliveries,
+                                 logger=logger, message_timeout_ms=0)
+            t0 = time.monotonic()
+            for i, ((key, value), time_ms) in enumerate(zip(self.stream.records, self.stream.times_ms)):
+                wait = t0 + i / self.rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                output.write(key, value, time_ms)
+            output.close()
+        finally:
+            handler.close()
+            logger.removeHandler(handler)
 
     def submit(self, savepoint: str | None = None, job_file: str | None = None) -> str:
         out = run_flink(*python_job_args(job_file or self.job_file, *self.args, savepoint=savepoint), timeout_s=300)
@@ -179,8 +201,8 @@ class FraudRun:
         # wait for card versions that can never come.
         stored = topic_size(self.settings.kafka_bootstrap, self.source)
         if stored != len(self.stream.records):
-            raise RuntimeError(f"the input topic holds {stored} of the {len(self.stream.records)} records fed "
-                               "(lost in Kafka, before the job), so the outputs cannot equal the oracle")
+            raise RuntimeError(f"the input topic holds {stored} of the {len(self.stream.records)} records fed, so "
+                               f"the outputs cannot equal the oracle: {self.input_check().seen}")
         self.wait(self.hot_versions_complete, "every card at its final version", timeout_s)
         after = self.completed_checkpoints()
         self.wait(lambda: self.completed_checkpoints() >= after + 2, "two checkpoints after the last event", 120)
@@ -196,9 +218,35 @@ class FraudRun:
         latest = get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["latest"]["completed"]
         return latest["external_path"]
 
+    def input_check(self) -> Check:
+        """The input topic read back against what was fed and what each delivery report said."""
+        fed = len(self.stream.records)
+        stored = Counter(value for _, _, _, value in read_topic(self.settings.kafka_bootstrap, self.source))
+        wanted = Counter(value for _, value in self.stream.records)
+        reports = {index: (partition, offset, error) for index, partition, offset, error in self.deliveries}
+        failed = sorted(i for i, (_, _, error) in reports.items() if error)
+        missing = [i for i, (_, value) in enumerate(self.stream.records) if stored[value] < wanted[value]]
+        extra = sum((stored - wanted).values())
+        problems = []
+        for i in missing[:5]:
+            partition, offset, error = reports.get(i, (None, None, "no delivery report"))
+            problems.append(f"record #{i} (key {self.stream.records[i][0].decode(errors='replace')}) missing; "
+                            f"its report: partition {partition} offset {offset} {error or 'delivered'}")
+        if extra:
+            problems.append(f"{extra} records stored more than fed")
+        if failed:
+            problems.append(f"{len(failed)} failed delivery reports (first #{failed[0]}: {reports[failed[0]][2]})")
+        if len(reports) != fed:
+            problems.append(f"{len(reports)} delivery reports for {fed} records")
+        if problems:
+            problems.append(f"librdkafka's log: {portable(str(self.producer_log))}")
+        seen = "; ".join(problems) or f"{sum(stored.values())} stored, {len(reports)} reports, none failed"
+        return Check("input topic read back", f"the {fed} records fed, each once, each reported delivered", seen,
+                     not problems)
+
     def verify(self) -> list[Check]:
         self.sampler.stop()
-        checks = []
+        checks = [self.input_check()]
         rows = read_cold_table(self.settings, f"{COLD_BUCKET}/{self.s3_prefix}/scores")
         ids = [row["transaction_id"] for row in rows]
         expected_ids = sorted(s.transaction.transaction_id for s in self.oracle.scored)
