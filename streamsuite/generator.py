@@ -1263,9 +1263,10 @@ class KafkaOutput:
 
     def __init__(self, bootstrap: str, topic: str, partitions: int = 1, timeout_s: float = BROKER_TIMEOUT_S,
                  deliveries: list | None = None, logger: logging.Logger | None = None,
-                 message_timeout_ms: int = DELIVERY_TIMEOUT_MS):
+                 message_timeout_ms: int = DELIVERY_TIMEOUT_MS, debug: str = ""):
         """`deliveries`, if given, receives (index, partition, offset, error) of every delivery report,
-        index counting `write` calls from 0; `message_timeout_ms` 0 retries a send without end."""
+        index counting `write` calls from 0; `message_timeout_ms` 0 retries a send without end;
+        `debug` is librdkafka's debug contexts (e.g. "eos") for `logger`."""
         from confluent_kafka import KafkaException, Producer
 
         self.topic = topic
@@ -1280,6 +1281,7 @@ class KafkaOutput:
         self._producer = Producer({
             "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
             "linger.ms": 5, "message.timeout.ms": message_timeout_ms, "logger": logger,
+            **({"debug": debug} if debug else {}),
         })
         try:
             metadata = self._producer.list_topics(timeout=timeout_s)

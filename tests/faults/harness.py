@@ -139,7 +139,7 @@ class FraudRun:
             # No message timeout: a record the broker cannot take during an outage is retried until it
             # can (the harness's own deadlines bound the run), never dropped from the input.
             output = KafkaOutput(self.settings.kafka_bootstrap, self.source, deliveries=self.deliveries,
-                                 logger=logger, message_timeout_ms=0)
+                                 logger=logger, message_timeout_ms=0, debug="eos,protocol")
             t0 = time.monotonic()
             for i, ((key, value), time_ms) in enumerate(zip(self.stream.records, self.stream.times_ms)):
                 wait = t0 + i / self.rate - time.monotonic()
@@ -150,6 +150,8 @@ class FraudRun:
         finally:
             handler.close()
             logger.removeHandler(handler)
+            (self.folder / "deliveries.tsv").write_text("".join(
+                f"{i}\t{p}\t{o}\t{e}\n" for i, p, o, e in sorted(self.deliveries)))
 
     def submit(self, savepoint: str | None = None, job_file: str | None = None) -> str:
         out = run_flink(*python_job_args(job_file or self.job_file, *self.args, savepoint=savepoint), timeout_s=300)
@@ -221,25 +223,30 @@ class FraudRun:
     def input_check(self) -> Check:
         """The input topic read back against what was fed and what each delivery report said."""
         fed = len(self.stream.records)
-        stored = Counter(value for _, _, _, value in read_topic(self.settings.kafka_bootstrap, self.source))
+        records = read_topic(self.settings.kafka_bootstrap, self.source)
+        stored = Counter(value for _, _, _, value in records)
         wanted = Counter(value for _, value in self.stream.records)
         reports = {index: (partition, offset, error) for index, partition, offset, error in self.deliveries}
         failed = sorted(i for i, (_, _, error) in reports.items() if error)
         missing = [i for i, (_, value) in enumerate(self.stream.records) if stored[value] < wanted[value]]
-        extra = sum((stored - wanted).values())
         problems = []
         for i in missing[:5]:
             partition, offset, error = reports.get(i, (None, None, "no delivery report"))
             problems.append(f"record #{i} (key {self.stream.records[i][0].decode(errors='replace')}) missing; "
                             f"its report: partition {partition} offset {offset} {error or 'delivered'}")
+        extra = stored - wanted
         if extra:
-            problems.append(f"{extra} records stored more than fed")
+            index = {value: i for i, (_, value) in enumerate(self.stream.records)}
+            copies = sorted((p, o, index[v]) for p, o, _, v in records if v in extra)
+            problems.append(f"{sum(extra.values())} records stored more than fed: "
+                            + ", ".join(f"#{i} at {p}/{o} (reported {reports.get(i, ('?', '?'))[:2]})"
+                                        for p, o, i in copies[:12]))
         if failed:
             problems.append(f"{len(failed)} failed delivery reports (first #{failed[0]}: {reports[failed[0]][2]})")
         if len(reports) != fed:
             problems.append(f"{len(reports)} delivery reports for {fed} records")
         if problems:
-            problems.append(f"librdkafka's log: {portable(str(self.producer_log))}")
+            problems.append(f"librdkafka's log and the reports: {portable(str(self.folder))}")
         seen = "; ".join(problems) or f"{sum(stored.values())} stored, {len(reports)} reports, none failed"
         return Check("input topic read back", f"the {fed} records fed, each once, each reported delivered", seen,
                      not problems)
