@@ -794,7 +794,11 @@ def run_arm(plan: Plan, arm: Arm, round_no: int) -> dict[str, Any]:
     result["command"] = portable(" ".join(command))
     log_path = folder / "job.log"
     # Flink's local log file has one fixed name; each run gets its own folder so runs never overwrite it.
-    env = {**os.environ, "FLINK_LOG_DIR": str(folder)}
+    # The checkout's own code first on the path, for the arm scripts and the embedded Python of the
+    # job's TaskManager: an editable install would otherwise give them another checkout's modules.
+    code = os.pathsep.join([str(project_root()), str(project_root() / "proto")])
+    env = {**os.environ, "FLINK_LOG_DIR": str(folder),
+           "PYTHONPATH": code + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=project_root(), stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True, env=env)
@@ -1331,9 +1335,8 @@ def bottleneck(job: JobBench, summary: dict, ratio: dict, core: dict, load: floa
             blocked = max(0.0, busy - cores - runq)
             lines.append(f"Of each second, its thread (`{thread}`) runs on a CPU {cores:.2f} s, waits for a CPU "
                          f"(run queue, other processes on the 2 cores) {runq:.2f} s and is blocked {blocked:.2f} s "
-                         f"while the task counts as busy {busy:.2f} s: blocked is time inside the operator off CPU, "
-                         "i.e. the synchronous Redis round trip (hot writes flushed per event) and other blocking "
-                         "calls.")
+                         f"while the task counts as busy {busy:.2f} s: blocked is time inside the task off CPU "
+                         "(e.g. the hot sink waiting for its in-flight batches, or a lock).")
     idle = ours.get("idle_cores_job", {}).get("median")
     lat_cores = ours.get("latency", {}).get("cores_job", {}).get("median")
     offered = ours.get("latency", {}).get("offered_eps", {}).get("median")
