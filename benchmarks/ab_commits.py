@@ -4,7 +4,8 @@
 
 For finding what a change costs: each REV is checked out in a git worktree of its own (under
 `.run/ab/`), and each round runs `streamsuite bench fraud --arms ours --latency-seconds 0` once
-per REV, in rotating order, on the shared local stack and this checkout's jars. The worktree's
+per REV, in rotating order, on the shared local stack, with the jars built from that REV
+(`streamsuite jars`, into the worktree's `.jars`). The worktree's
 code comes first on PYTHONPATH, for the job and for its TaskManager's embedded Python (the
 editable install would otherwise hand both this checkout's modules). The report gives events/s
 per REV and round and the median ratio to the first REV.
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamsuite.paths import jars_dir, portable, run_dir  # noqa: E402
+from streamsuite.paths import portable, run_dir  # noqa: E402
 
 
 def worktree(rev: str) -> Path:
@@ -35,9 +36,20 @@ def worktree(rev: str) -> Path:
     return path
 
 
+def environment(tree: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'proto'}", "STREAMSUITE_HOME": str(tree),
+            "STREAMSUITE_JARS_DIR": str(tree / ".jars"), "STREAMSUITE_RUN_DIR": str(run_dir())}
+
+
+def build_jars(tree: Path) -> None:
+    """The REV's own jars: its Python wrappers call the constructors of its own Java sink."""
+    if not (tree / ".jars" / "flink" / "lib").exists():
+        subprocess.run([sys.executable, "-m", "streamsuite", "jars"], cwd=tree, env=environment(tree), check=True,
+                       capture_output=True, timeout=900)
+
+
 def throughput(tree: Path, events: int, out: Path) -> float | None:
-    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'proto'}", "STREAMSUITE_HOME": str(tree),
-           "STREAMSUITE_JARS_DIR": str(jars_dir()), "STREAMSUITE_RUN_DIR": str(run_dir())}
+    env = environment(tree)
     subprocess.run([sys.executable, "-m", "streamsuite", "bench", "fraud", "--rounds", "1", "--arms", "ours",
                     "--latency-seconds", "0", "--events", str(events), "--no-plot", "--quiet", "--out", str(out)],
                    cwd=tree, env=env, timeout=900, capture_output=True)
@@ -56,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ab.md")
     args = parser.parse_args(argv)
     trees = {rev: worktree(rev) for rev in args.revs}
+    for tree in trees.values():
+        build_jars(tree)
     eps: dict[str, list[float | None]] = {rev: [] for rev in args.revs}
     for round_no in range(args.rounds):
         order = args.revs[round_no % len(args.revs):] + args.revs[:round_no % len(args.revs)]
