@@ -19,19 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from udfs.codec import varint
+
 TICK_S = 0.001
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def _zigzag_encode(value: int) -> int:
     return (value << 1) ^ (value >> 63)
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """A non-negative int as a Protobuf base-128 varint."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -73,8 +74,8 @@ def frame(payload: bytes, schema_id: int, message_indexes: Sequence[int] = (0,))
     if tuple(message_indexes) == (0,):
         indexes = b"\x00"
     else:
-        indexes = _varint(_zigzag_encode(len(message_indexes)))
-        indexes += b"".join(_varint(_zigzag_encode(i)) for i in message_indexes)
+        indexes = varint(_zigzag_encode(len(message_indexes)))
+        indexes += b"".join(varint(_zigzag_encode(i)) for i in message_indexes)
     return header + indexes + payload
 
 
