@@ -123,6 +123,10 @@ s3_restart = service_restart("s3", "the S3 server (checkpoints every second, so 
 redis_outage_5min = service_restart("redis", "Redis (AOF, fsync always)", 300, _redis_fsync_always, down_s=300)
 kafka_outage_2min = service_restart("kafka", "the Kafka broker", 300, down_s=120)
 s3_outage_2min = service_restart("s3", "the S3 server", 300, down_s=120)
+# Outages run with the jobs' default restart strategy (exponential delay, no attempt limit): a
+# bounded one would spend its attempts while the service is still down.
+for _outage in (redis_outage_5min, kafka_outage_2min, s3_outage_2min):
+    _outage.run_options = {"extra": ("--set", "runtime.restart_attempts=-1")}
 
 
 def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):
