@@ -159,3 +159,16 @@ def test_times_in_toml_are_milliseconds_or_utc():
     assert parse_time_ms("2024-01-01T00:00:00.250Z", "t") == T0 + 250
     with pytest.raises(InvalidRuleSet, match="is not milliseconds nor a time"):
         parse_time_ms("yesterday", "t")
+
+
+def test_the_example_rule_set_file_is_valid():
+    import tomllib
+
+    from streamsuite.paths import project_root
+
+    table = tomllib.loads((project_root() / "deploy" / "rules" / "fraud-example.toml").read_text())
+    example = RuleSet.from_message(rule_set_message(table))
+    assert (example.version, example.effective_from_ms, example.mode) == (1, T0, "active")
+    assert example.model.weights == dict(DEFAULT_WEIGHTS)
+    assert example.model_for(tx(1, T0, mcc="7995")).alert_threshold == 0.6
+    assert example.model_for(tx(1, T0)).alert_threshold == 0.7
