@@ -145,6 +145,15 @@ def cmd_rules(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from streamsuite import report
+
+    try:
+        return report.run(args)
+    except report.ReportError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streamsuite import demo
 
@@ -206,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules_module.add_arguments(rules)
     rules.set_defaults(func=cmd_rules)
+
+    report = sub.add_parser("report", help="fraud scoring quality from the cold tables and the generator's labels "
+                                           "(Markdown + PNG)")
+    from streamsuite import report as report_module
+
+    report_module.add_arguments(report)
+    report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="run the fraud job end to end on the local stack and summarise the results")
     from streamsuite import demo as demo_module

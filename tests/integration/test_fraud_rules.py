@@ -16,51 +16,18 @@ import redis
 from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from streamsuite.rules import publish_updates
-from streamsuite_proto.v1 import fraud_pb2
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
 from tests.jobrun import run_bounded
 from tests.kafka_helpers import fresh_topics, read_topic
 from tests.oracles import fraud_oracle
-from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
+from tests.rules_helpers import event_times, rule_set, two_versions
 from udfs.fraud import DEFAULT_WEIGHTS
-from udfs.fraud_rules import rule_set_message
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
 POISON = 10
 NOT_A_RULES_RECORD = b"\xff\xfe rules"
-
-
-def event_times(stream) -> list[int]:
-    times = []
-    for _, value in stream.records:
-        try:
-            times.append(EVENT_TYPES["CardTransaction"].parse(value).event_time_ms)
-        except DecodeError:
-            pass
-    return sorted(times)
-
-
-def rule_set(table: dict) -> bytes:
-    return fraud_pb2.FraudRulesUpdate(rule_set=rule_set_message(table)).SerializeToString()
-
-
-def horizon(until_ms: int) -> bytes:
-    return fraud_pb2.FraudRulesUpdate(horizon=fraud_pb2.RulesHorizon(until_ms=until_ms)).SerializeToString()
-
-
-def version_1(effective_from_ms: int) -> bytes:
-    return rule_set({"version": 1, "effective_from_ms": effective_from_ms, "alert_threshold": 0.7,
-                     "segments": [{"country": "US", "alert_threshold": 0.6}]})
-
-
-def version_2(effective_from_ms: int) -> bytes:
-    return rule_set({"version": 2, "effective_from_ms": effective_from_ms, "alert_threshold": 0.55,
-                     "weights": {**DEFAULT_WEIGHTS, "card_testing": 0.95, "new_country": 0.5, "velocity_1m": 0.7},
-                     "high_risk_merchant_categories": ["4829", "5967", "5999", "6051", "7995"],
-                     "limits": {"min_history": 3}})
 
 
 def rules_topic(settings, records: list[bytes]) -> str:
@@ -97,9 +64,10 @@ def bounded_rules_run(stack):
     stream = generate("fraud", count=3000, keys=120, seed=31, poison=POISON)
     times = event_times(stream)
     first, middle, last_quarter = times[0], times[len(times) // 2], times[3 * len(times) // 4]
-    records = [version_1(first), horizon(middle),
+    version_1, horizon_at_middle, version_2, _ = two_versions(times)
+    records = [version_1, horizon_at_middle,
                rule_set({"version": 1, "effective_from_ms": middle + 1}),
-               version_2(middle), NOT_A_RULES_RECORD,
+               version_2, NOT_A_RULES_RECORD,
                rule_set({"version": 3, "effective_from_ms": last_quarter, "mode": "shadow", "alert_threshold": 0.5,
                          "weights": {**DEFAULT_WEIGHTS, "velocity_1m": 0.9}})]
     topic = rules_topic(settings, records)
@@ -164,7 +132,8 @@ def test_a_rule_set_published_while_the_job_runs_scores_the_transactions_that_wa
     times = event_times(stream)
     first, middle = times[0], times[len(times) // 2]
     before = sum(t < middle for t in times)
-    topic = rules_topic(settings, [version_1(first), horizon(middle)])
+    records = two_versions(times)
+    topic = rules_topic(settings, records[:2])
     source, dead = fresh_topics(settings.kafka_bootstrap, "input", "deadletter")
     stream.publish(settings.kafka_bootstrap, source)
     run_id = uuid.uuid4().hex[:8]
@@ -179,13 +148,12 @@ def test_a_rule_set_published_while_the_job_runs_scores_the_transactions_that_wa
         time.sleep(5)
         rows = read_cold_table(settings, scores_path)
         assert len(rows) == before and all(row["event_time_ms"] < middle for row in rows)
-        publish_updates(settings.kafka_bootstrap, topic, [version_2(middle), horizon(times[-1] + 1)],
-                        int(time.time() * 1000))
+        publish_updates(settings.kafka_bootstrap, topic, records[2:], int(time.time() * 1000))
         rows = wait_for_rows(settings, scores_path, len(times), job, timeout_s=180)
     finally:
         job.terminate()
         job.communicate(timeout=60)
-    oracle = fraud_oracle(stream.records, rules_records=[version_1(first), horizon(middle), version_2(middle)])
+    oracle = fraud_oracle(stream.records, rules_records=records)
     check_scores(rows, oracle, {1: first, 2: middle})
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     for card_id, scored in oracle.latest.items():
