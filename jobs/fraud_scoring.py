@@ -28,7 +28,7 @@ from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, Va
 
 from jobs import runtime
 from jobs.config import JobConfig
-from jobs.operators import DEAD_LETTERS, HotResultFunction, dead_letter_bytes
+from jobs.operators import DEAD_LETTERS, HotResultFunction, dead_letter_bytes, subtask_index
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, ScoredTransaction, Transaction, alert_hot_record,
                         card_hot_record)
@@ -96,7 +96,7 @@ class HoldForRules(KeyedBroadcastProcessFunction):
     def open(self, runtime_context):
         self.held = runtime_context.get_list_state(ListStateDescriptor("held_transactions", EVENT))
         # One instance reports a refused rule set; every instance refuses it.
-        self.reports = runtime_context.get_index_of_this_subtask() == 0
+        self.reports = subtask_index(runtime_context) == 0
         metrics = runtime_context.get_metrics_group().add_group("streamsuite")
         self.rules_accepted = metrics.counter("rules_accepted")
         self.rules_refused = metrics.counter("rules_refused")
