@@ -160,11 +160,16 @@ def tm_kill_between_rule_versions(stack: Stack, cluster: FlinkCluster):
     published. Every transaction must carry the version and score the reference gives it."""
     def body(run: FraudRun):
         run.publish_rules(run.rules_records[:2])
-        before = run.start()
+        run.start()
+        run.wait(lambda: run.operator_metric("transactions_held") > 0, "transactions held for version 2", 300)
+        held = run.operator_metric("transactions_held")
+        run.wait_checkpoints(run.completed_checkpoints() + 1)
+        before = run.completed_checkpoints()
         kill_taskmanager(cluster)
         live = liveness_check(run, before, 120)
         run.publish_rules(run.rules_records[2:])
-        return [live, failover_check(run)]
+        return [Check("transactions held when killed", "more than 0", f"{held:.0f}", held > 0), live,
+                failover_check(run)]
     return "kill -9 the TaskManager between rule-set versions 1 and 2 (held transactions in state)", body
 
 

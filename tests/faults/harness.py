@@ -159,6 +159,17 @@ class FraudRun:
     def job(self) -> dict:
         return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}")
 
+    def operator_metric(self, name: str) -> float:
+        """One of our operator metrics (`streamsuite.<name>`), summed over the job's subtasks."""
+        base = f"{rest_url(self.settings)}/jobs/{self.job_id}"
+        total = 0.0
+        for vertex in self.job()["vertices"]:
+            url = f"{base}/vertices/{vertex['id']}/metrics"
+            ids = [m["id"] for m in get_json(url) if m["id"].endswith(f".streamsuite.{name}")]
+            if ids:
+                total += sum(float(m["value"]) for m in get_json(f"{url}?get={','.join(ids)}"))
+        return total
+
     def completed_checkpoints(self) -> int:
         return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["counts"]["completed"]
 
