@@ -95,6 +95,22 @@ class S3Config:
 
 
 @dataclass(frozen=True)
+class RulesConfig:
+    """Rule sets read from a control topic while the job runs (fraud: `udfs.fraud_rules`).
+
+    Off, the job scores with its configured model (version 0) throughout. On, a transaction is
+    scored with the version in force at its event time, and waits until the rules topic has
+    shown that version (a rule set or horizon at or past its event time), so a replay scores it
+    the same: whoever publishes rules must also keep the horizon ahead (`streamsuite rules`).
+    """
+
+    enabled: bool = False
+    topic: str = ""
+    # How often a card with held transactions looks again whether their rules are known.
+    recheck_ms: int = 100
+
+
+@dataclass(frozen=True)
 class CheckpointConfig:
     interval_ms: int = 2_000
     timeout_ms: int = 120_000
@@ -147,7 +163,7 @@ _CHOICES = {
     "kafka.ssl_keystore_type": ("", "JKS", "PKCS12", "PEM"),
     "kafka.ssl_endpoint_identification_algorithm": ("", "https"),
 }
-_POSITIVE = ("checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism", "redis.batch_max_records",
+_POSITIVE = ("rules.recheck_ms", "checkpoint.interval_ms", "checkpoint.timeout_ms", "runtime.parallelism", "redis.batch_max_records",
              "redis.max_in_flight_batches", "redis.retry_initial_ms", "redis.retry_max_ms", "redis.timeout_ms")
 _NON_NEGATIVE = ("checkpoint.tolerable_failures", "redis.batch_max_delay_ms", "redis.max_outage_ms", "kafka.max_event_time_skew_ms")
 
@@ -162,6 +178,7 @@ class JobConfig:
     s3: S3Config = field(default_factory=S3Config)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
     model: Any = None
     # Any other Flink option, passed through as is (e.g. flink.metrics.reporter.prom.port=9249).
     flink: Mapping[str, str] = field(default_factory=dict)
@@ -185,6 +202,7 @@ def defaults(job: str, model: Any) -> JobConfig:
                           group_id=f"streamsuite-{job}"),
         redis=RedisConfig(key_prefix=job),
         runtime=RuntimeConfig(job_name=f"streamsuite-{job}"),
+        rules=RulesConfig(topic=topo.rules_topic),
         model=model,
     )
 
@@ -321,6 +339,9 @@ def validate(config: JobConfig) -> None:
             reference(config, key)
         except SecretError as exc:
             raise ConfigError(str(exc)) from None
+    if config.rules.enabled and not config.rules.topic:
+        raise ConfigError("config key rules.topic is empty but rules.enabled is true; name the rules topic "
+                          "or set rules.enabled=false")
     if config.s3.enabled and not config.s3.bucket:
         raise ConfigError("config key s3.bucket is empty; set a bucket or s3.enabled=false")
     model_check = getattr(config.model, "__post_init__", None)

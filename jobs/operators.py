@@ -32,6 +32,15 @@ def fits_the_jvm(rows: list) -> None:
                 raise OverflowError(f"output value {value} does not fit in 64 bits")
 
 
+def subtask_index(runtime_context: RuntimeContext) -> int:
+    """The index of this parallel instance. In thread mode PyFlink 2.2's `get_index_of_this_subtask`
+    calls `RuntimeContext.getIndexOfThisSubtask`, which Flink 2 removed (it is in the TaskInfo now)."""
+    j_context = getattr(runtime_context, "_runtime_context", None)
+    if j_context is not None:
+        return j_context.getTaskInfo().getIndexOfThisSubtask()
+    return runtime_context.get_index_of_this_subtask()
+
+
 class DecodeEvents(ProcessFunction):
     """Bytes -> Row(key, (key, event_time_ms, bytes)), or a DeadLetter on the side output.
 

@@ -236,6 +236,30 @@ def _kafka_security(builder, config: JobConfig):
     return builder
 
 
+def _kafka_source(config: JobConfig, topic: str, starting: str):
+    """An exactly-once Kafka source of raw record values; offsets live in checkpoints."""
+    from pyflink.common.serialization import ByteArraySchema
+    from pyflink.datastream.connectors.kafka import KafkaOffsetResetStrategy, KafkaOffsetsInitializer, KafkaSource
+
+    k = config.kafka
+    offsets = {
+        "earliest": KafkaOffsetsInitializer.earliest,
+        "latest": KafkaOffsetsInitializer.latest,
+        "committed": lambda: KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST),
+    }[starting]()
+    builder = (KafkaSource.builder()
+               .set_bootstrap_servers(k.bootstrap_servers)
+               .set_topics(topic)
+               .set_group_id(k.group_id)
+               .set_starting_offsets(offsets)
+               .set_value_only_deserializer(ByteArraySchema())
+               .set_property("isolation.level", "read_committed")
+               .set_property("partition.discovery.interval.ms", "0" if k.bounded else "60000"))
+    if k.bounded:
+        builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
+    return _kafka_security(builder, config).build()
+
+
 def kafka_bytes(env, config: JobConfig):
     """Raw record values from the input topic; offsets live in checkpoints.
 
@@ -245,29 +269,26 @@ def kafka_bytes(env, config: JobConfig):
     and an idle partition stops holding the watermark back after `idleness_ms`.
     """
     from pyflink.common import Duration, WatermarkStrategy
-    from pyflink.common.serialization import ByteArraySchema
-    from pyflink.datastream.connectors.kafka import KafkaOffsetResetStrategy, KafkaOffsetsInitializer, KafkaSource
 
     k = config.kafka
-    starting = {
-        "earliest": KafkaOffsetsInitializer.earliest,
-        "latest": KafkaOffsetsInitializer.latest,
-        "committed": lambda: KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST),
-    }[k.starting_offsets]()
-    builder = (KafkaSource.builder()
-               .set_bootstrap_servers(k.bootstrap_servers)
-               .set_topics(k.input_topic)
-               .set_group_id(k.group_id)
-               .set_starting_offsets(starting)
-               .set_value_only_deserializer(ByteArraySchema())
-               .set_property("isolation.level", "read_committed")
-               .set_property("partition.discovery.interval.ms", "0" if k.bounded else "60000"))
-    if k.bounded:
-        builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
-    source = _kafka_security(builder, config).build()
     watermarks = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(k.max_out_of_orderness_ms))
                   .with_idleness(Duration.of_millis(k.idleness_ms)))
-    return env.from_source(source, watermarks, f"kafka:{k.input_topic}").uid(f"{config.job}-kafka-source")
+    return env.from_source(_kafka_source(config, k.input_topic, k.starting_offsets), watermarks,
+                           f"kafka:{k.input_topic}").uid(f"{config.job}-kafka-source")
+
+
+def kafka_rules_bytes(env, config: JobConfig):
+    """Raw records of the rules topic, from its beginning on a fresh start (the rule book needs all
+    of them; a restore resumes at the checkpoint's offsets), bounded like the input.
+
+    No watermarks: the rules never hold back event time; when a bounded run ends the source's
+    final watermark still tells the operator that every rule set has been read.
+    """
+    from pyflink.common import WatermarkStrategy
+
+    topic = config.rules.topic
+    return env.from_source(_kafka_source(config, topic, "earliest"), WatermarkStrategy.no_watermarks(),
+                           f"kafka:{topic}").uid(f"{config.job}-rules-source")
 
 
 @dataclass(frozen=True)
@@ -286,8 +307,7 @@ def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
     one Python call per event fewer (a side output keeps the two steps from being fused).
     """
     from pyflink.common import Types
-    from pyflink.datastream import KeyedStream, OutputTag
-    from pyflink.java_gateway import get_gateway
+    from pyflink.datastream import OutputTag
 
     from jobs.operators import DecodeEvents
 
@@ -297,10 +317,19 @@ def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
         DecodeEvents(event_type, config.kafka.input_topic, config.job, tag, config.kafka.max_event_time_skew_ms),
         output_type=Types.ROW([Types.STRING(), event])
     ).name("decode+validate").uid(f"{config.job}-decode")
+    return DecodedStreams(keyed_in_the_jvm(with_key, event), side_output(with_key, tag))
+
+
+def keyed_in_the_jvm(with_key, event_type):
+    """A stream of `Row(key, event)` keyed on its first field by the JVM, as PyFlink's `key_by` would
+    after a Python operator of its own; the keyed operator receives `event`."""
+    from pyflink.common import Types
+    from pyflink.datastream import KeyedStream
+    from pyflink.java_gateway import get_gateway
+
     key_selector = get_gateway().jvm.KeyByKeySelector()
-    keyed = KeyedStream(with_key._j_data_stream.keyBy(key_selector, Types.ROW([Types.STRING()]).get_java_type_info()),
-                        event, with_key)
-    return DecodedStreams(keyed, side_output(with_key, tag))
+    return KeyedStream(with_key._j_data_stream.keyBy(key_selector, Types.ROW([Types.STRING()]).get_java_type_info()),
+                       event_type, with_key)
 
 
 def side_output(stream, tag):
@@ -334,14 +363,15 @@ def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:
     stream.sink_to(_kafka_security(builder, config).build()).name(f"kafka:{topic}").uid(f"{config.job}-{name}-sink")
 
 
-def keyed_operator_sinks(keyed, decoded: DecodedStreams, config: JobConfig) -> None:
+def keyed_operator_sinks(keyed, decoded: DecodedStreams, config: JobConfig, *more_dead_letters) -> None:
     """What every keyed operator (`jobs.operators.HotResultFunction`) emits besides its own rows:
-    its hot rows to the JVM Redis sink, and its dead letters with decode's to the dead-letter topic."""
+    its hot rows to the JVM Redis sink, and its dead letters with decode's (and any others the job
+    has) to the dead-letter topic."""
     from jobs.hot_sink import HOT, redis_hot_sink
     from jobs.operators import DEAD_LETTERS
 
     redis_hot_sink(side_output(keyed, HOT), config)
-    dead_letter_sink(config, decoded.dead_letters, side_output(keyed, DEAD_LETTERS))
+    dead_letter_sink(config, decoded.dead_letters, side_output(keyed, DEAD_LETTERS), *more_dead_letters)
 
 
 def dead_letter_sink(config: JobConfig, dead_letters, *more) -> None:
@@ -477,7 +507,8 @@ def _check_kafka(config: JobConfig) -> list[str]:
         return [f"Kafka is not reachable at {k.bootstrap_servers}; start it (`streamsuite stack up`) "
                 "or set kafka.bootstrap_servers"]
     return [f"Kafka topic {topic} does not exist on {k.bootstrap_servers}; create it (or run `streamsuite stack up`)"
-            for topic in (k.input_topic, k.dead_letter_topic) if topic not in metadata.topics]
+            for topic in (k.input_topic, k.dead_letter_topic, *((config.rules.topic,) if config.rules.enabled else ()))
+            if topic not in metadata.topics]
 
 
 def _port_open(server: str) -> bool:

@@ -15,12 +15,14 @@ class JobTopology:
     input_topic: str
     dead_letter_topic: str
     partitions: int = 4
+    # The control topic of rule sets the job reads beside its input (one partition: read in order).
+    rules_topic: str = ""
 
 
 JOBS: dict[str, JobTopology] = {
     t.job: t
     for t in (
-        JobTopology("fraud", "CardTransaction", "fraud.transactions", "fraud.deadletter"),
+        JobTopology("fraud", "CardTransaction", "fraud.transactions", "fraud.deadletter", rules_topic="fraud.rules"),
         JobTopology("inventory", "InventoryMovement", "inventory.movements", "inventory.deadletter"),
         JobTopology("maintenance", "SensorReading", "maintenance.readings", "maintenance.deadletter"),
     )

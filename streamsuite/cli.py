@@ -136,6 +136,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return generator.run(args)
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from streamsuite import rules
+
+    try:
+        return rules.run(args)
+    except rules.RulesError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from streamsuite import report
+
+    try:
+        return report.run(args)
+    except report.ReportError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streamsuite import demo
 
@@ -191,6 +209,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     generator.add_arguments(generate)
     generate.set_defaults(func=cmd_generate)
+
+    rules = sub.add_parser("rules", help="publish fraud rule sets (TOML) and horizons to the rules topic, or show them")
+    from streamsuite import rules as rules_module
+
+    rules_module.add_arguments(rules)
+    rules.set_defaults(func=cmd_rules)
+
+    report = sub.add_parser("report", help="fraud scoring quality from the cold tables and the generator's labels "
+                                           "(Markdown + PNG)")
+    from streamsuite import report as report_module
+
+    report_module.add_arguments(report)
+    report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="run the fraud job end to end on the local stack and summarise the results")
     from streamsuite import demo as demo_module

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     from jobs.topology import COLD_BUCKET
-    from streamsuite.generator import generate
+    from streamsuite.generator import generate, write_truth
+    from streamsuite.paths import run_dir
 
     settings = StackSettings.from_env()
     say = lambda line: print(line, flush=True)  # noqa: E731
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     stream = generate("fraud", count=args.count, keys=args.cards, seed=args.seed, poison=args.poison, rate=rate,
                       start_time_ms=int(time.time() * 1000 - args.count / rate * 1000))
     stream.publish(settings.kafka_bootstrap, source)
+    truth_path = run_dir() / "demo" / f"{run_id}.truth.json"
+    write_truth(truth_path, stream.truth)
 
     prefix, s3_prefix = f"demo:{run_id}", f"demo/{run_id}"
     say("3/4 running the fraud job on a local mini-cluster until the end of the input ...")
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - t0
     say("4/4 summary")
     _summary(settings, stream, prefix, dead, f"s3a://{COLD_BUCKET}/{s3_prefix}", seconds)
+    print(f"    quality       streamsuite report fraud --scores {COLD_BUCKET}/{s3_prefix}/scores --truth {truth_path}")
     return 0
 
 

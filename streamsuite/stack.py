@@ -256,7 +256,8 @@ class KafkaService(Service):
             for job in JOBS.values()
             for topic in (job.input_topic, job.dead_letter_topic)
             if topic not in existing
-        ]
+        ] + [NewTopic(job.rules_topic, num_partitions=1, replication_factor=1)
+             for job in JOBS.values() if job.rules_topic and job.rules_topic not in existing]
         if not wanted:
             return
         for topic, future in admin.create_topics(wanted, operation_timeout=30).items():

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 from udfs.codec import DecodeError
 from udfs.events import EVENT_TYPES
-from udfs.fraud import CardProfile, FraudModel, FraudScorer, ScoredTransaction, Transaction
+from udfs.fraud import CardProfile, FraudModel, ScoredTransaction, Transaction
+from udfs.fraud_rules import InvalidRuleSet, RuleBook, RuleSet, RuleSetScorer
 
 
 @dataclass
@@ -14,13 +15,26 @@ class FraudOracle:
     alerts: list[ScoredTransaction] = field(default_factory=list)
     latest: dict[str, ScoredTransaction] = field(default_factory=dict)
     poison: list[bytes] = field(default_factory=list)
+    # transaction id -> (shadow score or None, shadow alert)
+    shadow: dict[str, tuple[ScoredTransaction | None, bool]] = field(default_factory=dict)
+    # rules records the book refused, with the reason
+    refused_rules: list[tuple[bytes, str]] = field(default_factory=list)
 
 
-def fraud_oracle(records: list[tuple[bytes, bytes]], model: FraudModel | None = None) -> FraudOracle:
-    """Score every valid transaction in stream order per card; poison is what must be dead-lettered."""
-    scorer = FraudScorer(model)
-    profiles: dict[str, CardProfile] = {}
+def fraud_oracle(records: list[tuple[bytes, bytes]], model: FraudModel | None = None,
+                 rules_records: list[bytes] = ()) -> FraudOracle:
+    """Score every valid transaction in stream order per card, each with the rule sets in force at
+    its event time (every rules record known, as at the end of a bounded run); poison is what must
+    be dead-lettered."""
+    book = RuleBook(RuleSet.startup(model or FraudModel()))
     oracle = FraudOracle()
+    for record in rules_records:
+        try:
+            book.apply(record)
+        except InvalidRuleSet as exc:
+            oracle.refused_rules.append((record, str(exc)))
+    scoring = RuleSetScorer()
+    profiles: dict[str, CardProfile] = {}
     for _, value in records:
         try:
             message = EVENT_TYPES["CardTransaction"].parse(value)
@@ -28,10 +42,13 @@ def fraud_oracle(records: list[tuple[bytes, bytes]], model: FraudModel | None = 
             oracle.poison.append(value)
             continue
         tx = Transaction.from_message(message)
-        scored, profiles[tx.card_id] = scorer.score(tx, profiles.get(tx.card_id, CardProfile()))
+        scored, alert, shadow, shadow_alert, profiles[tx.card_id] = scoring.score(
+            tx, profiles.get(tx.card_id, CardProfile()), book.in_force(tx.event_time_ms),
+            book.shadow_in_force(tx.event_time_ms))
         oracle.scored.append(scored)
         oracle.latest[tx.card_id] = scored
-        if scorer.is_alert(scored):
+        oracle.shadow[tx.transaction_id] = (shadow, shadow_alert)
+        if alert:
             oracle.alerts.append(scored)
     return oracle
 

@@ -126,6 +126,8 @@ class ScoredTransaction:
     features: Mapping[str, float]
     # Per-card count of transactions scored so far: the version of the card's hot record.
     version: int
+    # The rule-set version that scored it (0: the job's configured model).
+    rules_version: int = 0
 
     @property
     def alert_id(self) -> str:
@@ -158,8 +160,9 @@ def _remember(items: list, item: str, limit: int) -> bool:
 class FraudScorer:
     """Scores one transaction against its card's profile and updates the profile."""
 
-    def __init__(self, model: FraudModel | None = None):
+    def __init__(self, model: FraudModel | None = None, rules_version: int = 0):
         self.model = model or FraudModel()
+        self.rules_version = rules_version
 
     def features(self, tx: Transaction, profile: CardProfile) -> dict[str, float]:
         m = self.model
@@ -219,7 +222,8 @@ class FraudScorer:
             if contribution >= self.model.reason_min_contribution:
                 contributions.append((contribution, name))
         reasons = tuple(name for _, name in sorted(contributions, key=lambda c: (-c[0], c[1])))
-        scored = ScoredTransaction(tx, round(1.0 - survive, 6), reasons, features, profile.seen + 1)
+        scored = ScoredTransaction(tx, round(1.0 - survive, 6), reasons, features, profile.seen + 1,
+                                   self.rules_version)
         return scored, self._updated(tx, profile)
 
     def is_alert(self, scored: ScoredTransaction) -> bool:
@@ -250,7 +254,8 @@ def card_hot_record(scored: ScoredTransaction, prefix: str, now_ms: int) -> "Hot
     tx = scored.transaction
     return HotRecord(f"{prefix}:card:{tx.card_id}", scored.version, {
         "score": scored.score, "reasons": ",".join(scored.reasons), "transaction_id": tx.transaction_id,
-        "sequence": tx.sequence, "event_time_ms": tx.event_time_ms, "updated_at_ms": now_ms,
+        "sequence": tx.sequence, "event_time_ms": tx.event_time_ms, "rules_version": scored.rules_version,
+        "updated_at_ms": now_ms,
     }, event_time_ms=tx.event_time_ms)
 
 
@@ -262,5 +267,6 @@ def alert_hot_record(scored: ScoredTransaction, prefix: str) -> "HotRecord":
     return HotRecord(f"{prefix}:alert:{scored.alert_id}", 1, {
         "alert_id": scored.alert_id, "card_id": tx.card_id, "transaction_id": tx.transaction_id,
         "score": scored.score, "reasons": ",".join(scored.reasons), "event_time_ms": tx.event_time_ms,
+        "rules_version": scored.rules_version,
     }, index_key=f"{prefix}:alerts", index_score=tx.event_time_ms, index_member=scored.alert_id,
         event_time_ms=tx.event_time_ms)

@@ -10,6 +10,7 @@ from streamsuite.cluster import FlinkCluster
 from streamsuite.stack import Stack
 from tests.faults.harness import (Check, FraudRun, failover_check, kill_python_workers, kill_service,
                                   kill_taskmanager, liveness_check, restart_service)
+from tests.rules_helpers import two_versions
 
 
 def tm_kill_once(stack: Stack, cluster: FlinkCluster):
@@ -160,13 +161,36 @@ def incompatible_state_refused(stack: Stack, cluster: FlinkCluster):
     return "restore a savepoint into a job whose stateful operator changed uid, without permission", body
 
 
+def tm_kill_between_rule_versions(stack: Stack, cluster: FlinkCluster):
+    """Rules on: version 1 and a horizon at the middle of the stream's event time are on the rules
+    topic when the job starts, so it holds the second half; the TaskManager dies with those
+    transactions in its state, then version 2 (from the middle) and a horizon past the end are
+    published. Every transaction must carry the version and score the reference gives it."""
+    def body(run: FraudRun):
+        run.publish_rules(run.rules_records[:2])
+        run.start()
+        run.wait(lambda: run.operator_metric("transactions_held") > 0, "transactions held for version 2", 300)
+        held = run.operator_metric("transactions_held")
+        run.wait_checkpoints(run.completed_checkpoints() + 1)
+        before = run.completed_checkpoints()
+        kill_taskmanager(cluster)
+        live = liveness_check(run, before, 120)
+        run.publish_rules(run.rules_records[2:])
+        return [Check("transactions held when killed", "more than 0", f"{held:.0f}", held > 0), live,
+                failover_check(run)]
+    return "kill -9 the TaskManager between rule-set versions 1 and 2 (held transactions in state)", body
+
+
+tm_kill_between_rule_versions.run_options = {"rules": two_versions}
+
+
 def run_options(name: str) -> dict:
     """How a case wants its run built (e.g. the Python execution mode), beyond the defaults."""
     return getattr(globals()[name], "run_options", {})
 
 
 FAST = ("tm_kill_once", "exception_once")
-ALL = ("tm_kill_once", "tm_kill_holding_batch", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
+ALL = ("tm_kill_once", "tm_kill_holding_batch", "tm_kill_between_rule_versions", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
        "redis_restart",
        "kafka_restart", "s3_restart", "savepoint_upgrade", "incompatible_state_refused",
        "redis_outage_5min", "kafka_outage_2min", "s3_outage_2min")

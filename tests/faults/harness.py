@@ -5,7 +5,8 @@ a job over a bounded, seeded input with poison, break something at a chosen mome
 N completed checkpoints, read from the REST API), let the job recover, and compare every
 output with what the pure-Python domain code computes over the same input:
 
-* S3: the finished Parquet rows equal the expected rows (no loss, no duplicate);
+* S3: the finished Parquet rows equal the expected rows (no loss, no duplicate, the same score
+  and rule-set version);
   in-progress parts are invisible by construction; leftover multipart uploads are recorded.
 * Redis: every card's final version and value equal the oracle, and a sampler running
   during the job never sees a version go backwards.
@@ -33,12 +34,14 @@ from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_ur
 from streamsuite.generator import generate
 from streamsuite.localrun import job_args
 from streamsuite.paths import portable, run_dir
+from streamsuite.rules import publish_updates
 from streamsuite.stack import ProcessGroup, Stack, StackSettings, _owned_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
 from tests.kafka_helpers import fresh_topics, read_topic
 from tests.net_helpers import process_tree
 from tests.oracles import fraud_oracle
+from tests.rules_helpers import event_times
 
 
 @dataclass
@@ -185,14 +188,16 @@ class FraudRun:
 
     def __init__(self, settings: StackSettings, *, count: int = 60_000, keys: int = 300, poison: int = 40,
                  seed: int = 17, rate: float = 3_000, job_file: str = "jobs/fraud_scoring.py",
-                 extra: tuple[str, ...] = ()):
+                 extra: tuple[str, ...] = (), rules: Callable[[list[int]], list[bytes]] | None = None):
         self.settings = settings
         self.run_id = uuid.uuid4().hex[:8]
         self.job_file = job_file
         self.rate = rate
         self.source, self.dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
         self.stream = generate("fraud", count=count, keys=keys, seed=seed, poison=poison)
-        self.oracle = fraud_oracle(self.stream.records)
+        # Rules records built from the stream's event times; the case says when each is published.
+        self.rules_records = rules(event_times(self.stream)) if rules else []
+        self.oracle = fraud_oracle(self.stream.records, rules_records=self.rules_records)
         self.feeder = threading.Thread(target=self._feed, daemon=True)
         # Every delivery report (index, partition, offset, error) and librdkafka's own log, so a record
         # missing from the input topic can be named with what the producer was told about it.
@@ -206,6 +211,10 @@ class FraudRun:
                              namespace="fault") + [
             "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=20",
             "--set", "runtime.restart_delay_ms=1000", *extra]
+        self.rules_topic = ""
+        if rules:
+            (self.rules_topic,) = fresh_topics(settings.kafka_bootstrap, "rules", partitions=1)
+            self.args += ["--set", "rules.enabled=true", "--set", f"rules.topic={self.rules_topic}"]
         self.job_id = ""
         self.client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
         cards = sorted(self.oracle.latest)[:50]
@@ -234,6 +243,9 @@ class FraudRun:
             (self.folder / "deliveries.tsv").write_text("".join(
                 f"{i}\t{p}\t{o}\t{e}\n" for i, p, o, e in sorted(self.deliveries)))
 
+    def publish_rules(self, records: list[bytes]) -> None:
+        publish_updates(self.settings.kafka_bootstrap, self.rules_topic, records, int(time.time() * 1000))
+
     def submit(self, savepoint: str | None = None, job_file: str | None = None) -> str:
         out = run_flink(*python_job_args(job_file or self.job_file, *self.args, savepoint=savepoint), timeout_s=300)
         self.job_id = re.search(r"JobID ([0-9a-f]{32})", out).group(1)
@@ -251,6 +263,17 @@ class FraudRun:
 
     def job(self) -> dict:
         return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}")
+
+    def operator_metric(self, name: str) -> float:
+        """One of our operator metrics (`streamsuite.<name>`), summed over the job's subtasks."""
+        base = f"{rest_url(self.settings)}/jobs/{self.job_id}"
+        total = 0.0
+        for vertex in self.job()["vertices"]:
+            url = f"{base}/vertices/{vertex['id']}/metrics"
+            ids = [m["id"] for m in get_json(url) if m["id"].endswith(f".streamsuite.{name}")]
+            if ids:
+                total += sum(float(m["value"]) for m in get_json(f"{url}?get={','.join(ids)}"))
+        return total
 
     def completed_checkpoints(self) -> int:
         return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["counts"]["completed"]
@@ -343,8 +366,8 @@ class FraudRun:
         by_id = {row["transaction_id"]: row for row in rows}
         wrong = sum(1 for s in self.oracle.scored
                     if s.transaction.transaction_id in by_id
-                    and (by_id[s.transaction.transaction_id]["score"], by_id[s.transaction.transaction_id]["version"])
-                    != (s.score, s.version))
+                    and (by_id[s.transaction.transaction_id]["score"], by_id[s.transaction.transaction_id]["version"],
+                         by_id[s.transaction.transaction_id]["rules_version"]) != (s.score, s.version, s.rules_version))
         checks.append(Check("s3 values", "0 rows differ from the oracle", f"{wrong} differ", wrong == 0))
         mismatched = 0
         for card, scored in self.oracle.latest.items():

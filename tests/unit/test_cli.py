@@ -40,3 +40,44 @@ def test_decode_unknown_type():
 def test_proto_check_passes():
     result = streamsuite("proto", "check")
     assert result.returncode == 0, result.stdout
+
+
+def test_rules_publish_refuses_an_invalid_file_before_any_kafka(tmp_path):
+    bad = tmp_path / "rules.toml"
+    bad.write_text('version = 2\neffective_from = "2024-01-01T06:00:00Z"\n[weights]\nvelocity_9m = 0.5\n')
+    result = streamsuite("rules", "publish", str(bad), "--bootstrap", "127.0.0.1:1")
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().splitlines() == [
+        f"streamsuite: {bad}: rule set 2: unknown signal 'velocity_9m'; known: velocity_1m, velocity_1h, "
+        "card_testing, amount_spike, impossible_travel, new_country, new_high_risk_merchant"]
+
+
+def test_rules_horizon_takes_seconds_from_now_milliseconds_or_a_time():
+    from streamsuite.rules import RulesError, until_ms
+
+    assert until_ms("+1.5", 1_000) == 2_500
+    assert until_ms("1704067200000", 0) == 1_704_067_200_000
+    assert until_ms("2024-01-01T00:00:01Z", 0) == 1_704_067_201_000
+    try:
+        until_ms("soon", 0)
+    except RulesError as exc:
+        assert str(exc) == "'soon' is not +SECONDS, milliseconds or a time like 2024-01-01T06:00:00Z"
+    else:
+        raise AssertionError("'soon' was taken")
+
+
+def test_rules_show_replays_the_topic_with_the_jobs_code():
+    from streamsuite.rules import replay_book
+    from streamsuite_proto.v1 import fraud_pb2
+    from udfs.fraud_rules import rule_set_message
+
+    def update(**table):
+        return fraud_pb2.FraudRulesUpdate(rule_set=rule_set_message(table)).SerializeToString()
+
+    book, outcomes = replay_book([update(version=1, effective_from_ms=1_000), update(version=1, effective_from_ms=2_000),
+                                  fraud_pb2.FraudRulesUpdate(horizon=fraud_pb2.RulesHorizon(until_ms=5_000))
+                                  .SerializeToString()])
+    assert outcomes == ["accepted: rule set 1 (active) from 1000 ms",
+                        "refused: rule set 1 is not newer than version 1, the latest known",
+                        "accepted: horizon 5000 ms"]
+    assert book.in_force(1_500).version == 1 and book.horizon_ms == 5_000

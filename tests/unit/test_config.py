@@ -17,6 +17,8 @@ def test_defaults_come_from_the_shared_topology():
     assert (config.kafka.input_topic, config.kafka.dead_letter_topic) == ("fraud.transactions", "fraud.deadletter")
     assert config.redis.key_prefix == "fraud" and config.cold_base_uri == "s3a://streamsuite-cold/fraud"
     assert config.checkpoint.state_backend == "hashmap" and config.runtime.python_mode == "thread"
+    assert (config.rules.enabled, config.rules.topic, config.rules.recheck_ms) == (False, "fraud.rules", 100)
+    assert defaults("inventory", None).rules.topic == ""
 
 
 def test_layers_apply_in_order(tmp_path):
@@ -47,6 +49,8 @@ def test_layers_apply_in_order(tmp_path):
     (["model.weights.velocity_9m=0.1"], {}, "unknown config key model.weights.velocity_9m"),
     (["model.alert_threshold=1.5"], {}, "alert threshold 1.5 must be in (0, 1]"),
     (["justakey"], {}, "is not of the form key=value"),
+    (["rules.enabled=true", "rules.topic="], {}, "config key rules.topic is empty but rules.enabled is true"),
+    (["rules.recheck_ms=0"], {}, "config key rules.recheck_ms = 0 must be positive"),
 ])
 def test_bad_values_name_the_key(overrides, env, message):
     with pytest.raises(ConfigError) as info:

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n streamsuite_proto/v1/fraud.proto\x12\x0estreamsuite.v1\"\x9b\x02\n\x0f\x43\x61rdTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x02 \x01(\t\x12\x15\n\revent_time_ms\x18\x03 \x01(\x03\x12\x10\n\x08sequence\x18\x04 \x01(\x03\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x07 \x01(\t\x12\x19\n\x11merchant_category\x18\x08 \x01(\t\x12\x0f\n\x07\x63ountry\x18\t \x01(\t\x12\x10\n\x08latitude\x18\n \x01(\x01\x12\x11\n\tlongitude\x18\x0b \x01(\x01\x12(\n\x07\x63hannel\x18\x0c \x01(\x0e\x32\x17.streamsuite.v1.Channel\"\xeb\x01\n\nFraudScore\x12\x0f\n\x07\x63\x61rd_id\x18\x01 \x01(\t\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x15\n\revent_time_ms\x18\x03 \x01(\x03\x12\x10\n\x08sequence\x18\x04 \x01(\x03\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x0f\n\x07reasons\x18\x06 \x03(\t\x12:\n\x08\x66\x65\x61tures\x18\x07 \x03(\x0b\x32(.streamsuite.v1.FraudScore.FeaturesEntry\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x90\x01\n\nFraudAlert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x02 \x01(\t\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\x12\x15\n\revent_time_ms\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\x12\r\n\x05score\x18\x06 \x01(\x01\x12\x0f\n\x07reasons\x18\x07 \x03(\t*L\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43\x41RD_PRESENT\x10\x01\x12\r\n\tECOMMERCE\x10\x02\x12\x07\n\x03\x41TM\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n streamsuite_proto/v1/fraud.proto\x12\x0estreamsuite.v1\"\x9b\x02\n\x0f\x43\x61rdTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x02 \x01(\t\x12\x15\n\revent_time_ms\x18\x03 \x01(\x03\x12\x10\n\x08sequence\x18\x04 \x01(\x03\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x07 \x01(\t\x12\x19\n\x11merchant_category\x18\x08 \x01(\t\x12\x0f\n\x07\x63ountry\x18\t \x01(\t\x12\x10\n\x08latitude\x18\n \x01(\x01\x12\x11\n\tlongitude\x18\x0b \x01(\x01\x12(\n\x07\x63hannel\x18\x0c \x01(\x0e\x32\x17.streamsuite.v1.Channel\"\xeb\x01\n\nFraudScore\x12\x0f\n\x07\x63\x61rd_id\x18\x01 \x01(\t\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x15\n\revent_time_ms\x18\x03 \x01(\x03\x12\x10\n\x08sequence\x18\x04 \x01(\x03\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x0f\n\x07reasons\x18\x06 \x03(\t\x12:\n\x08\x66\x65\x61tures\x18\x07 \x03(\x0b\x32(.streamsuite.v1.FraudScore.FeaturesEntry\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x90\x01\n\nFraudAlert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61rd_id\x18\x02 \x01(\t\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\x12\x15\n\revent_time_ms\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\x12\r\n\x05score\x18\x06 \x01(\x01\x12\x0f\n\x07reasons\x18\x07 \x03(\t\"\x8d\x01\n\x0b\x46raudLimits\x12\x1a\n\x12small_amount_minor\x18\x01 \x01(\x03\x12\x15\n\rmax_speed_kmh\x18\x02 \x01(\x01\x12\x15\n\rmin_travel_km\x18\x03 \x01(\x01\x12\x13\n\x0bmin_history\x18\x04 \x01(\x03\x12\x1f\n\x17reason_min_contribution\x18\x05 \x01(\x01\"\xd6\x01\n\x0bSegmentRule\x12\x0f\n\x07\x63ountry\x18\x01 \x01(\t\x12\x19\n\x11merchant_category\x18\x02 \x01(\t\x12\x39\n\x07weights\x18\x03 \x03(\x0b\x32(.streamsuite.v1.SegmentRule.WeightsEntry\x12\x1c\n\x0f\x61lert_threshold\x18\x04 \x01(\x01H\x00\x88\x01\x01\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x12\n\x10_alert_threshold\"\x98\x03\n\x0c\x46raudRuleSet\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x19\n\x11\x65\x66\x66\x65\x63tive_from_ms\x18\x02 \x01(\x03\x12&\n\x04mode\x18\x03 \x01(\x0e\x32\x18.streamsuite.v1.RuleMode\x12:\n\x07weights\x18\x04 \x03(\x0b\x32).streamsuite.v1.FraudRuleSet.WeightsEntry\x12\x17\n\x0f\x61lert_threshold\x18\x05 \x01(\x01\x12%\n\x1dhigh_risk_merchant_categories\x18\x06 \x03(\t\x12+\n\x06limits\x18\x07 \x01(\x0b\x32\x1b.streamsuite.v1.FraudLimits\x12\x17\n\x0f\x65nabled_signals\x18\x08 \x03(\t\x12-\n\x08segments\x18\t \x03(\x0b\x32\x1b.streamsuite.v1.SegmentRule\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\" \n\x0cRulesHorizon\x12\x10\n\x08until_ms\x18\x01 \x01(\x03\"\x7f\n\x10\x46raudRulesUpdate\x12\x30\n\x08rule_set\x18\x01 \x01(\x0b\x32\x1c.streamsuite.v1.FraudRuleSetH\x00\x12/\n\x07horizon\x18\x02 \x01(\x0b\x32\x1c.streamsuite.v1.RulesHorizonH\x00\x42\x08\n\x06update*L\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43\x41RD_PRESENT\x10\x01\x12\r\n\tECOMMERCE\x10\x02\x12\x07\n\x03\x41TM\x10\x03*=\n\x08RuleMode\x12\x19\n\x15RULE_MODE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\n\n\x06SHADOW\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -23,8 +23,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FRAUDSCORE_FEATURESENTRY']._loaded_options = None
   _globals['_FRAUDSCORE_FEATURESENTRY']._serialized_options = b'8\001'
-  _globals['_CHANNEL']._serialized_start=723
-  _globals['_CHANNEL']._serialized_end=799
+  _globals['_SEGMENTRULE_WEIGHTSENTRY']._loaded_options = None
+  _globals['_SEGMENTRULE_WEIGHTSENTRY']._serialized_options = b'8\001'
+  _globals['_FRAUDRULESET_WEIGHTSENTRY']._loaded_options = None
+  _globals['_FRAUDRULESET_WEIGHTSENTRY']._serialized_options = b'8\001'
+  _globals['_CHANNEL']._serialized_start=1658
+  _globals['_CHANNEL']._serialized_end=1734
+  _globals['_RULEMODE']._serialized_start=1736
+  _globals['_RULEMODE']._serialized_end=1797
   _globals['_CARDTRANSACTION']._serialized_start=53
   _globals['_CARDTRANSACTION']._serialized_end=336
   _globals['_FRAUDSCORE']._serialized_start=339
@@ -33,4 +39,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FRAUDSCORE_FEATURESENTRY']._serialized_end=574
   _globals['_FRAUDALERT']._serialized_start=577
   _globals['_FRAUDALERT']._serialized_end=721
+  _globals['_FRAUDLIMITS']._serialized_start=724
+  _globals['_FRAUDLIMITS']._serialized_end=865
+  _globals['_SEGMENTRULE']._serialized_start=868
+  _globals['_SEGMENTRULE']._serialized_end=1082
+  _globals['_SEGMENTRULE_WEIGHTSENTRY']._serialized_start=1016
+  _globals['_SEGMENTRULE_WEIGHTSENTRY']._serialized_end=1062
+  _globals['_FRAUDRULESET']._serialized_start=1085
+  _globals['_FRAUDRULESET']._serialized_end=1493
+  _globals['_FRAUDRULESET_WEIGHTSENTRY']._serialized_start=1016
+  _globals['_FRAUDRULESET_WEIGHTSENTRY']._serialized_end=1062
+  _globals['_RULESHORIZON']._serialized_start=1495
+  _globals['_RULESHORIZON']._serialized_end=1527
+  _globals['_FRAUDRULESUPDATE']._serialized_start=1529
+  _globals['_FRAUDRULESUPDATE']._serialized_end=1656
 # @@protoc_insertion_point(module_scope)
