@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -268,6 +269,12 @@ def load(base: JobConfig, file: str | Path | None = None, env: Mapping[str, str]
     return config
 
 
+def redacted_url(url: str) -> str:
+    """`url` with its password, if any, written ***: messages that echo a service URL (a bad one,
+    one that does not answer) must not print the credential it carries."""
+    return re.sub(r"(?<=//)([^/:@]*):[^/]*@", r"\1:***@", url)
+
+
 def validate(config: JobConfig) -> None:
     for key, allowed in _CHOICES.items():
         section, name = key.split(".")
@@ -289,7 +296,8 @@ def validate(config: JobConfig) -> None:
         if not getattr(getattr(config, section), name):
             raise ConfigError(f"config key {key} is empty; set it in the config file, the environment or --set")
     if not config.redis.url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"config key redis.url = {config.redis.url!r} must start with redis://, rediss:// or unix://")
+        raise ConfigError(f"config key redis.url = {redacted_url(config.redis.url)!r} must start with redis://, "
+                          "rediss:// or unix://")
     if config.s3.enabled and not config.s3.bucket:
         raise ConfigError("config key s3.bucket is empty; set a bucket or s3.enabled=false")
     model_check = getattr(config.model, "__post_init__", None)

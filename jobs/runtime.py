@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from jobs.config import JobConfig
+from jobs.config import JobConfig, redacted_url
 from streamsuite.paths import run_dir
 from streamsuite.versions import pinned_versions, plugins_dir
 
@@ -430,7 +430,7 @@ def check_services(config: JobConfig) -> list[str]:
     try:
         redis.Redis.from_url(config.redis.url, socket_connect_timeout=3, socket_timeout=3).ping()
     except Exception as exc:
-        problems.append(f"Redis is not reachable at {config.redis.url} ({exc.__class__.__name__}); start it "
+        problems.append(f"Redis is not reachable at {redacted_url(config.redis.url)} ({exc.__class__.__name__}); start it "
                         "or set redis.url")
     if config.s3.enabled:
         problems += _check_bucket(config)
