@@ -12,12 +12,12 @@ PUSHGATEWAY := $(TOOLS_BIN)/pushgateway
 
 .PHONY: setup demo test test-all stack-up stack-down preflight clean
 
-$(STAMP): requirements.txt setup.cfg pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	@command -v redis-server >/dev/null || { echo "installing redis-server (Debian package)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 

