@@ -124,13 +124,41 @@ def connector_jars() -> list[Path]:
     return jars
 
 
+# What a cluster that forbids program configuration owns (execution.program-config.enabled: false,
+# as the FlinkDeployments of deploy/k8s set): parallelism, key groups, checkpointing, state backend,
+# restarts, network buffers, Python runtime and S3. The job leaves these to it; setting any of them
+# to a value other than the cluster's would make Flink reject the job.
+CLUSTER_OWNED_OPTIONS = ("parallelism.default", "pipeline.max-parallelism", "execution.checkpointing.",
+                         "state.backend.", "restart-strategy.", "execution.buffer-timeout.", "python.execution-mode",
+                         "python.executable", "python.client.executable", "s3.")
+
+
+def cluster_owns_settings() -> bool:
+    """True under `flink run` or in application mode when the cluster disables program
+    configuration. A local mini-cluster and a cluster that allows it take the job's settings."""
+    if on_mini_cluster():
+        return False
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    cluster = jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.getExecutionEnvironment()
+    return not cluster.getConfiguration().get(jvm.org.apache.flink.configuration.DeploymentOptions.PROGRAM_CONFIG_ENABLED)
+
+
 def flink_configuration(config: JobConfig, jars: Sequence[Path]):
-    """Checkpointing, state, restarts, Python and S3 settings for the job, from one typed config."""
     from pyflink.common import Configuration
 
+    conf = Configuration()
+    for key, value in flink_settings(config, jars).items():
+        conf.set_string(key, value)
+    return conf
+
+
+def flink_settings(config: JobConfig, jars: Sequence[Path]) -> dict[str, str]:
+    """Checkpointing, state, restarts, Python and S3 settings for the job, from one typed config;
+    on a cluster that owns those (cluster_owns_settings), only what is the job's own."""
     c = config.checkpoint
     r = config.runtime
-    conf = Configuration()
     settings = {
         "pipeline.name": r.job_name,
         "parallelism.default": str(r.parallelism),
@@ -170,10 +198,10 @@ def flink_configuration(config: JobConfig, jars: Sequence[Path]):
     shipped = jars_to_ship(jars)
     if shipped:
         settings["pipeline.jars"] = ";".join(j.as_uri() for j in shipped)
+    if cluster_owns_settings():
+        settings = {key: value for key, value in settings.items() if not key.startswith(CLUSTER_OWNED_OPTIONS)}
     settings.update(config.flink)
-    for key, value in settings.items():
-        conf.set_string(key, value)
-    return conf
+    return settings
 
 
 def execution_environment(config: JobConfig):

@@ -137,5 +137,5 @@ def jaas_quoted(value: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A service URL fit to print: any password in it replaced by ***."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """A service URL fit to print: its password, if any, written *** (even one with @ or : in it)."""
+    return re.sub(r"(?<=//)([^/:@]*):[^/]*@", r"\1:***@", url)

@@ -13,8 +13,9 @@ import sys
 import time
 import uuid
 
+from streamsuite.argtypes import non_negative_int, positive_int
 from streamsuite.localrun import job_command
-from streamsuite.stack import Stack, StackSettings
+from streamsuite.stack import Stack, StackSettings, quiet_kafka_logger
 
 
 def alert_quality(alerted_ids: set[str], labels: dict[str, str]) -> dict[str, float]:
@@ -31,9 +32,10 @@ def alert_quality(alerted_ids: set[str], labels: dict[str, str]) -> dict[str, fl
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--count", type=int, default=20_000, help="valid transactions to generate (default 20000)")
-    parser.add_argument("--cards", type=int, default=2_000, help="distinct cards (default 2000)")
-    parser.add_argument("--poison", type=int, default=25, help="malformed messages mixed in (default 25)")
+    parser.add_argument("--count", type=positive_int, default=20_000,
+                        help="valid transactions to generate (default 20000)")
+    parser.add_argument("--cards", type=positive_int, default=2_000, help="distinct cards (default 2000)")
+    parser.add_argument("--poison", type=non_negative_int, default=25, help="malformed messages mixed in (default 25)")
     parser.add_argument("--seed", type=int, default=7)
 
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
     source, dead = f"demo.{run_id}.transactions", f"demo.{run_id}.deadletter"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": quiet_kafka_logger()})
     for future in admin.create_topics([NewTopic(t, 4, 1) for t in (source, dead)]).values():
         future.result(timeout=60)
     say(f"2/4 generating {args.count} transactions on {args.cards} cards (+{args.poison} poison) into {source} ...")

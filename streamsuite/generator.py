@@ -62,6 +62,8 @@ from typing import Any, Iterable, Iterator, NamedTuple
 
 from google.protobuf.message import Message
 
+from streamsuite.argtypes import non_negative_int, positive_float, positive_int
+from streamsuite.stack import quiet_kafka_logger
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2, maintenance_pb2
 from udfs import codec
 from udfs.codec import DecodeError
@@ -1245,14 +1247,6 @@ class FileOutput:
         self._partial.unlink(missing_ok=True)
 
 
-def _quiet_kafka_logger() -> logging.Logger:
-    """librdkafka logs every failed connect; the writer reports one clear line instead."""
-    logger = logging.getLogger("streamsuite.generator.kafka")
-    logger.propagate = False
-    logger.addHandler(logging.NullHandler())
-    return logger
-
-
 def _kafka_reason(exc: Exception) -> str:
     error = exc.args[0] if exc.args else exc
     return error.str() if hasattr(error, "str") else str(error)
@@ -1277,7 +1271,7 @@ class KafkaOutput:
         self.first_error = ""
         self.deliveries = deliveries
         self.message_timeout_ms = message_timeout_ms
-        logger = logger or _quiet_kafka_logger()
+        logger = logger or quiet_kafka_logger()
         self._producer = Producer({
             "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
             "linger.ms": 5, "message.timeout.ms": message_timeout_ms, "logger": logger,
@@ -1349,52 +1343,31 @@ class KafkaOutput:
 # ---------------------------------------------------------------- CLI
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `generate` subcommand's arguments, including the positional domain."""
     parser.add_argument("domain", choices=sorted(DOMAINS), help="which job's input to generate")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--count", type=_positive_int,
+    size.add_argument("--count", type=positive_int,
                       help=f"valid event messages, duplicates included; poison comes on top (default {DEFAULT_COUNT})")
-    size.add_argument("--duration", type=_positive_float, metavar="SECONDS",
+    size.add_argument("--duration", type=positive_float, metavar="SECONDS",
                       help="generate every event in this event-time span instead of a count")
-    parser.add_argument("--rate", type=_positive_float, metavar="EVENTS_PER_S",
+    parser.add_argument("--rate", type=positive_float, metavar="EVENTS_PER_S",
                         help="event-time spacing over all keys (default: fraud 100, inventory 100, maintenance 20); "
                              "also the send rate with --realtime")
     parser.add_argument("--realtime", action="store_true",
                         help="throttle sending to --rate messages per wall-clock second (default: as fast as possible)")
-    parser.add_argument("--keys", type=_positive_int,
+    parser.add_argument("--keys", type=positive_int,
                         help="cards, store-SKU pairs or machines (default: 10000, 1000, 100)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--framing", choices=FRAMINGS, default="raw",
                         help="plain protobuf or the Confluent Schema Registry wire format (default raw)")
-    parser.add_argument("--schema-id", type=_non_negative_int, default=DEFAULT_SCHEMA_ID,
+    parser.add_argument("--schema-id", type=non_negative_int, default=DEFAULT_SCHEMA_ID,
                         help=f"schema id written by --framing confluent (default {DEFAULT_SCHEMA_ID})")
-    parser.add_argument("--poison", type=_non_negative_int, default=0, metavar="N",
+    parser.add_argument("--poison", type=non_negative_int, default=0, metavar="N",
                         help="malformed messages to interleave; every one fails decoding or validation")
     parser.add_argument("--start-time-ms", type=int, default=DEFAULT_START_TIME_MS,
                         help=f"event time of the stream start (default {DEFAULT_START_TIME_MS}, 2024-01-01 UTC)")
-    parser.add_argument("--out-of-order-ms", type=_non_negative_int, default=DEFAULT_OUT_OF_ORDER_MS,
+    parser.add_argument("--out-of-order-ms", type=non_negative_int, default=DEFAULT_OUT_OF_ORDER_MS,
                         help="inventory: how far behind the newest event time a late event may be "
                              f"(default {DEFAULT_OUT_OF_ORDER_MS}; 0 disables late events)")
     target = parser.add_mutually_exclusive_group()
@@ -1405,9 +1378,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap",
                         help=f"Kafka bootstrap servers (default: the local stack's, {DEFAULT_BOOTSTRAP} "
                              "unless STREAMSUITE_KAFKA_PORT moves it)")
-    parser.add_argument("--partitions", type=_positive_int,
+    parser.add_argument("--partitions", type=positive_int,
                         help="partitions when the topic has to be created (default: as the job's input topic)")
-    parser.add_argument("--broker-timeout", type=_positive_float, default=BROKER_TIMEOUT_S, metavar="SECONDS",
+    parser.add_argument("--broker-timeout", type=positive_float, default=BROKER_TIMEOUT_S, metavar="SECONDS",
                         help=f"how long to wait for the broker before failing (default {BROKER_TIMEOUT_S:g})")
     parser.add_argument("--truth", type=Path, metavar="PATH",
                         help="ground-truth JSON (default PATH.truth.json, or .run/generated/TOPIC.truth.json)")

@@ -100,9 +100,11 @@ def check_protobuf() -> list[str]:
                         f"{metadata.version('protobuf')} ({exc}); run `streamsuite proto gen`")
         return problems
     try:
-        from streamsuite.protogen import stale_files
+        from grpc_tools import protoc  # noqa: F401  the generator: a development tool, not in the image
     except ImportError:
         return problems
+    from streamsuite.protogen import stale_files
+
     for name in stale_files():
         problems.append(f"proto/{name} is out of date with its .proto; run `streamsuite proto gen`")
     return problems

@@ -1,6 +1,6 @@
 """Generates the Python code for `proto/` and checks that the committed code is current.
 
-The generator is the `grpcio-tools` pinned in requirements.txt, so the output is
+The generator is the `grpcio-tools` pinned in requirements-dev.txt, so the output is
 reproducible byte for byte on any machine with the same pins.
 """
 from __future__ import annotations

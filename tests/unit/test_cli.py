@@ -81,3 +81,29 @@ def test_rules_show_replays_the_topic_with_the_jobs_code():
                         "refused: rule set 1 is not newer than version 1, the latest known",
                         "accepted: horizon 5000 ms"]
     assert book.in_force(1_500).version == 1 and book.horizon_ms == 5_000
+
+
+def test_demo_rejects_a_bad_count_before_it_starts_anything():
+    result = streamsuite("demo", "--count", "-5")
+    assert result.returncode == 2
+    assert result.stderr.decode().strip().splitlines()[-1] == \
+        "streamsuite demo: error: argument --count: must be 1 or more, not -5"
+
+
+def test_generate_says_what_a_count_must_be():
+    result = streamsuite("generate", "fraud", "--count", "abc", "--to-file", "unused.bin")
+    assert result.returncode == 2
+    assert result.stderr.decode().strip().splitlines()[-1] == \
+        "streamsuite generate: error: argument --count: must be a whole number of 1 or more, not 'abc'"
+
+
+def test_waiting_for_a_kafka_that_is_not_up_prints_nothing():
+    """librdkafka logs each refused connect; while the stack waits for its broker it must stay quiet."""
+    probe = ("from streamsuite.bench import free_port; from streamsuite.stack import KafkaService, StackSettings; "
+             "settings = StackSettings.from_env(kafka_port=free_port()); "
+             "service = KafkaService('kafka', settings); "
+             "print([service.healthy() for _ in range(3)])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[False, False, False]"
+    assert result.stderr == ""

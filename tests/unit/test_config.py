@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from jobs.config import ConfigError, defaults, load
+from jobs.secrets import redact_url
 from jobs.fraud_scoring import default_model
 
 
@@ -56,6 +57,23 @@ def test_bad_values_name_the_key(overrides, env, message):
     with pytest.raises(ConfigError) as info:
         load(base(), env=env, overrides=overrides)
     assert message in str(info.value)
+
+
+def test_a_service_url_is_never_echoed_with_its_password():
+    with pytest.raises(ConfigError) as error:
+        load(base(), env={}, overrides=["redis.url=http://:s3cr3t@redis.internal:6379/0"])
+    assert "s3cr3t" not in str(error.value) and "http://:***@redis.internal:6379/0" in str(error.value)
+    assert redact_url("redis://app:p@ss:w0rd@redis:6379/0") == "redis://app:***@redis:6379/0"
+    assert redact_url("rediss://redis.internal:6380/1") == "rediss://redis.internal:6380/1"
+
+
+def test_job_says_redis_is_down_without_its_password():
+    result = job("--set", "kafka.bootstrap_servers=127.0.0.1:1", "--set", "redis.url=redis://:s3cr3t@127.0.0.1:1/0",
+                 "--set", "s3.endpoint=http://127.0.0.1:1")
+    assert result.returncode == 1
+    # The password left the URL for the TaskManager's environment (jobs.secrets) before the check.
+    assert "Redis is not reachable at redis://127.0.0.1:1/0" in result.stderr
+    assert "s3cr3t" not in result.stderr
 
 
 def test_bad_file(tmp_path):

