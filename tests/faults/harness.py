@@ -120,10 +120,24 @@ class TransactionalFeed:
         self.producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"fault-feed-{run_id}",
                                   "acks": "all", "linger.ms": 5, "message.timeout.ms": 0,
                                   "transaction.timeout.ms": 120_000, "logger": logger, "debug": "eos"})
-        self.producer.init_transactions(120)
+        self._init_transactions()
         self.chunk: list[tuple[int, bytes, bytes, int]] = []
         self.aborts = 0
         self.producer.begin_transaction()
+
+    def _init_transactions(self, attempts: int = 5) -> None:
+        """librdkafka times out a slow transaction coordinator (e.g. one loading its log after broker
+        restarts) with a retriable error that says to call again; so it is called again, a bounded
+        number of times."""
+        from confluent_kafka import KafkaException
+
+        for attempt in range(attempts):
+            try:
+                self.producer.init_transactions(120)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable() or attempt == attempts - 1:
+                    raise
 
     def _report(self, index: int):
         def on_delivery(error, message) -> None:
