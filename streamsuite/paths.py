@@ -6,6 +6,7 @@ Everything generated at run time lives under one git-ignored folder (`.run/`) so
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -33,5 +34,10 @@ def proto_dir() -> Path:
 
 
 def portable(text: str) -> str:
-    """`text` with this checkout's absolute path written `<repo>`: for reports that are committed."""
+    """`text` with this checkout's absolute path written `<repo>`, and a run folder or Python
+    outside it (another checkout's, e.g. a worktree's) `<run>` and `<python>`: for reports that
+    are committed."""
+    for path, name in ((run_dir(), "<run>"), (Path(sys.prefix), "<python>")):
+        if not path.is_relative_to(project_root()):
+            text = text.replace(str(path), name)
     return text.replace(str(project_root()), "<repo>")
