@@ -77,8 +77,6 @@ DEFAULT_OUT_OF_ORDER_MS = 5_000
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 BROKER_TIMEOUT_S = 10.0
 DELIVERY_TIMEOUT_MS = 60_000
-# How long `close` waits for a producer whose sends never time out.
-UNBOUNDED_FLUSH_MS = 600_000
 TRUTH_FORMAT = "streamsuite.generator.truth/1"
 FRAMINGS = ("raw", "confluent")
 
@@ -1255,12 +1253,7 @@ def _kafka_reason(exc: Exception) -> str:
 class KafkaOutput:
     """Idempotent keyed producer: per-key order is kept because a key always goes to one partition."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int = 1, timeout_s: float = BROKER_TIMEOUT_S,
-                 deliveries: list | None = None, logger: logging.Logger | None = None,
-                 message_timeout_ms: int = DELIVERY_TIMEOUT_MS, debug: str = ""):
-        """`deliveries`, if given, receives (index, partition, offset, error) of every delivery report,
-        index counting `write` calls from 0; `message_timeout_ms` 0 retries a send without end;
-        `debug` is librdkafka's debug contexts (e.g. "eos") for `logger`."""
+    def __init__(self, bootstrap: str, topic: str, partitions: int = 1, timeout_s: float = BROKER_TIMEOUT_S):
         from confluent_kafka import KafkaException, Producer
 
         self.topic = topic
@@ -1269,13 +1262,10 @@ class KafkaOutput:
         self.delivered = 0
         self.failed = 0
         self.first_error = ""
-        self.deliveries = deliveries
-        self.message_timeout_ms = message_timeout_ms
-        logger = logger or quiet_kafka_logger()
+        logger = quiet_kafka_logger()
         self._producer = Producer({
             "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-            "linger.ms": 5, "message.timeout.ms": message_timeout_ms, "logger": logger,
-            **({"debug": debug} if debug else {}),
+            "linger.ms": 5, "message.timeout.ms": DELIVERY_TIMEOUT_MS, "logger": logger,
         })
         try:
             metadata = self._producer.list_topics(timeout=timeout_s)
@@ -1307,18 +1297,11 @@ class KafkaOutput:
         if not self.first_error:
             self.first_error = error.str()
 
-    def _recorded(self, index: int):
-        def on_delivery(error: Any, message: Any) -> None:
-            self.deliveries.append((index, message.partition(), message.offset(), error.str() if error else ""))
-            self._on_delivery(error, message)
-        return on_delivery
-
     def write(self, key: bytes, value: bytes, timestamp_ms: int | None = None) -> None:
         extra = {"timestamp": timestamp_ms} if timestamp_ms else {}
-        report = self._on_delivery if self.deliveries is None else self._recorded(self.written)
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=key, on_delivery=report, **extra)
+                self._producer.produce(self.topic, value=value, key=key, on_delivery=self._on_delivery, **extra)
                 break
             except BufferError:
                 self._producer.poll(0.05)
@@ -1326,7 +1309,7 @@ class KafkaOutput:
         self.written += 1
 
     def close(self) -> None:
-        flush_timeout_s = (self.message_timeout_ms or UNBOUNDED_FLUSH_MS) / 1000 + 10
+        flush_timeout_s = DELIVERY_TIMEOUT_MS / 1000 + 10
         remaining = self._producer.flush(flush_timeout_s)
         if remaining:
             raise OutputError(f"{remaining} of {self.written} messages not delivered to {self.topic} "
