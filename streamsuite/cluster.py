@@ -82,6 +82,8 @@ def lib_dir() -> Path:
     jars += [jar for jar in pinned_versions().job_jars if jar.exists()]
     for jar in jars:
         link = folder / jar.name
+        if link.is_symlink() and link.readlink() != jar:
+            link.unlink()  # made for another jars folder (STREAMSUITE_JARS_DIR) or venv: follow this one
         if not link.exists():
             link.symlink_to(jar)
     return folder
