@@ -48,9 +48,11 @@ class DecodeEvents(ProcessFunction):
     invalid: it would move its key's windows and the watermark to a future no other event has.
     The bytes go on as they came (raw or Schema Registry framed); the keyed
     operator parses them again (`udfs.codec.decode`, ~0.4 µs with upb), which is cheaper
-    than carrying a decoded row across the JVM boundary. (Python gauges, which would spare the
-    two counter calls per event, are read by the metric reporter's thread: in thread mode that
-    thread took the GIL of an interpreter being shut down with its job and crashed the TaskManager.)
+    than carrying a decoded row across the JVM boundary. Only dead letters are counted here:
+    the records in are Flink's own `numRecordsIn` of this operator, counted in the JVM, so a
+    valid event makes no metric call into the JVM (Python gauges, the other way to spare it,
+    are read by the metric reporter's thread, which in thread mode took the GIL of an
+    interpreter being shut down with its job and crashed the TaskManager).
     """
 
     def __init__(self, event_type: str, source_topic: str, job: str, dead_letter_tag, max_skew_ms: int):
@@ -63,19 +65,15 @@ class DecodeEvents(ProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         self.event_type = EVENT_TYPES[self.event_type_name]
         metrics = runtime_context.get_metrics_group().add_group("streamsuite")
-        self.events_in = metrics.counter("events_in")
-        self.decoded = metrics.counter("events_decoded")
         self.dead_lettered = metrics.counter("events_dead_lettered")
 
     def process_element(self, value, ctx):
-        self.events_in.inc()
         try:
             event = self.event_type.parse(value)
             check_event_time(event.event_time_ms, ctx.timestamp(), self.max_skew_ms)
         except DecodeError as exc:
             self.dead_lettered.inc()
             return [(self.dead_letter_tag, dead_letter_bytes(value, str(exc), self.source_topic, self.job))]
-        self.decoded.inc()
         key = self.event_type.key(event)
         return [Row(key, (key, event.event_time_ms, value))]
 

@@ -388,7 +388,23 @@ def kafka_bytes_sink(stream, config: JobConfig, topic: str, name: str) -> None:
                # sharing a prefix fence each other's transactions and lose dead letters.
                .set_transactional_id_prefix(f"{k.group_id}-{name}")
                .set_property("transaction.timeout.ms", str(k.transaction_timeout_ms)))
-    stream.sink_to(_kafka_security(builder, config).build()).name(f"kafka:{topic}").uid(f"{config.job}-{name}-sink")
+    sink = outage_tolerant(_kafka_security(builder, config).build())
+    stream.sink_to(sink).name(f"kafka:{topic}").uid(f"{config.job}-{name}-sink")
+
+
+def outage_tolerant(kafka_sink):
+    """The exactly-once KafkaSink in `io.streamsuite.kafka.OutageTolerantSink`: with the broker away
+    longer than max.block.ms, the connector's writer fails its close (a best-effort abort), which
+    Flink treats as fatal to the whole TaskManager; wrapped, the close is logged and the job
+    restarts as for any other failure."""
+    from pyflink.datastream.connectors import Sink
+    from pyflink.java_gateway import get_gateway
+
+    try:
+        return Sink(get_gateway().jvm.io.streamsuite.kafka.OutageTolerantSink(kafka_sink.get_java_function()))
+    except TypeError as exc:
+        raise SetupError("the streamsuite sink jar (streamsuite-redis-sink) is not on the class path; "
+                         "run `streamsuite jars` (or `make setup`)") from exc
 
 
 def keyed_operator_sinks(keyed, decoded: DecodedStreams, config: JobConfig, *more_dead_letters) -> None:

@@ -7,7 +7,7 @@ config, logs, checkpoints and savepoints under `.run/cluster/`.
 Metrics: Flink's pull reporter (`PrometheusReporter`, port 9249) has no bind-address option
 and would listen on every interface, so the local cluster does not start it (the Kubernetes
 manifests do). Instead the JobManager and TaskManager push every metric, ours included
-(`flink_taskmanager_job_task_operator_streamsuite_events_in`, ...), with Flink's
+(`flink_taskmanager_job_task_operator_streamsuite_events_dead_lettered`, ...), with Flink's
 `PrometheusPushGatewayReporter` to a real Prometheus Pushgateway on 127.0.0.1
 (`flink_pushgateway_port`, 9091), whose `/metrics` Prometheus (or a test) scrapes. The
 Pushgateway binary is built by `make setup` into `.tools/bin/` (version pinned in
@@ -82,6 +82,8 @@ def lib_dir() -> Path:
     jars += [jar for jar in pinned_versions().job_jars if jar.exists()]
     for jar in jars:
         link = folder / jar.name
+        if link.is_symlink() and link.readlink() != jar:
+            link.unlink()  # made for another jars folder (STREAMSUITE_JARS_DIR) or venv: follow this one
         if not link.exists():
             link.symlink_to(jar)
     return folder

@@ -96,7 +96,8 @@ class VersionSampler(threading.Thread):
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.join(timeout=10)
+        if self.ident is not None:  # a run whose submission failed never started it
+            self.join(timeout=10)
 
 
 class TransactionalFeed:

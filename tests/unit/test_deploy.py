@@ -57,6 +57,7 @@ FLINK_METRICS = {
     "flink_jobmanager_job_numberOfCompletedCheckpoints",
     "flink_jobmanager_job_numRestarts",
     "flink_taskmanager_job_task_operator_pendingRecords",
+    "flink_taskmanager_job_task_operator_numRecordsIn",
     "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max",
 }
 # Placeholders for what the Secret provides, so the job config can be loaded as in the pod.
@@ -509,9 +510,9 @@ def test_grafana_dashboard_shows_the_job_metrics():
     exprs = [t["expr"] for p in panels for t in p["targets"]]
     assert all(p["targets"] and "gridPos" in p for p in panels)
     referenced = check_metric_names("\n".join(exprs), "grafana-dashboard.json")
-    for name in ("events_in", "events_dead_lettered", "alerts", "event_to_hot_ms", "redis_write_ms"):
+    for name in ("events_dead_lettered", "alerts", "event_to_hot_ms", "redis_write_ms"):
         assert PROM_PREFIX + name in referenced
-    for name in ("lastCheckpointDuration", "numRestarts", "pendingRecords", "records_lag_max"):
+    for name in ("numRecordsIn", "lastCheckpointDuration", "numRestarts", "pendingRecords", "records_lag_max"):
         assert any(n.endswith(name) for n in referenced), name
     variables = {v["name"] for v in dashboard()["templating"]["list"]}
     assert {"datasource", "job"} <= variables

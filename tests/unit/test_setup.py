@@ -89,3 +89,18 @@ def test_jobs_ship_only_the_jars_the_cluster_lacks(monkeypatch):
     assert jars_to_ship(jars) == []
     client_with(["/opt/flink/lib/flink-dist-2.2.0.jar", f"/opt/flink/lib/{jars[0].name}"])
     assert jars_to_ship(jars) == jars[1:]
+
+
+def test_the_cluster_lib_follows_the_jars_folder(monkeypatch, tmp_path):
+    """A link left by a run with another STREAMSUITE_JARS_DIR (another checkout's older sink jar)
+    is replaced, not kept: the cluster would otherwise start with classes the job does not have."""
+    from streamsuite.cluster import lib_dir
+
+    monkeypatch.setenv("STREAMSUITE_RUN_DIR", str(tmp_path))
+    jar = next(jar for jar in pinned_versions().job_jars if jar.exists())
+    stale = tmp_path / "cluster" / "lib" / jar.name
+    stale.parent.mkdir(parents=True)
+    stale.symlink_to(tmp_path / "elsewhere" / jar.name)
+    folder = lib_dir()
+    assert (folder / jar.name).readlink() == jar
+    assert all((folder / j.name).resolve() == j.resolve() for j in pinned_versions().job_jars if j.exists())
