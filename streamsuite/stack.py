@@ -419,6 +419,18 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
+def _ephemeral_note(port: int) -> str:
+    """A port in the kernel's ephemeral range can be taken by any outgoing connection while our
+    server is down (seen: a broker restarted by the fault harness found its port in use)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return ""
+    if low <= port <= high:
+        return f" below {low}: {port} is in this machine's ephemeral range ({low}-{high}), used by outgoing connections"
+    return ""
+
+
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -495,7 +507,7 @@ class ProcessGroup:
             if not _port_free(self.settings.host, port):
                 hint = service.port_hint(role)
                 raise StackError(f"port {port} ({service.name} {role}) on {self.settings.host} is taken by another "
-                                 f"process; stop it or choose another port with {hint}")
+                                 f"process; stop it or choose another port with {hint}{_ephemeral_note(port)}")
 
     def _wait_healthy(self, service: Service, process: subprocess.Popen | None, t0: float) -> None:
         deadline = t0 + service.startup_timeout_s
