@@ -419,7 +419,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def _ephemeral_note(port: int) -> str:
+def ephemeral_port_note(port: int) -> str:
     """A port in the kernel's ephemeral range can be taken by any outgoing connection while our
     server is down (seen: a broker restarted by the fault harness found its port in use)."""
     try:
@@ -507,7 +507,7 @@ class ProcessGroup:
             if not _port_free(self.settings.host, port):
                 hint = service.port_hint(role)
                 raise StackError(f"port {port} ({service.name} {role}) on {self.settings.host} is taken by another "
-                                 f"process; stop it or choose another port with {hint}{_ephemeral_note(port)}")
+                                 f"process; stop it or choose another port with {hint}{ephemeral_port_note(port)}")
 
     def _wait_healthy(self, service: Service, process: subprocess.Popen | None, t0: float) -> None:
         deadline = t0 + service.startup_timeout_s
