@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from streamsuite.bench import CLK_TCK, _proc_table, _tree, stack_pids  # noqa: E402
-from streamsuite.paths import portable, run_dir  # noqa: E402
+from jobs.paths import run_dir  # noqa: E402
+from streamsuite.paths import portable  # noqa: E402
 
 
 class GcClock(threading.Thread):

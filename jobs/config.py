@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from jobs.secrets import SECRET_KEYS, SecretError, redact_url, reference
 from jobs.topology import COLD_BUCKET, JOBS
-from streamsuite.paths import run_dir
+from jobs.paths import run_dir
 
 ENV_PREFIX = "STREAMSUITE_"
 

@@ -15,8 +15,7 @@ from typing import Sequence
 
 from jobs import secrets
 from jobs.config import JobConfig
-from streamsuite.paths import run_dir
-from streamsuite.versions import pinned_versions, plugins_dir
+from jobs.paths import KAFKA_CONNECTOR_JARS, flink_lib_dir, job_jars, plugins_dir, run_dir
 
 DEAD_LETTER_TAG_NAME = "dead-letters"
 
@@ -117,10 +116,9 @@ def jars_to_ship(jars: Sequence[Path]) -> list[Path]:
 
 
 def connector_jars() -> list[Path]:
-    jars = pinned_versions().job_jars
-    missing = [j for j in jars if not j.exists()]
-    if missing:
-        raise SetupError(f"{missing[0]} is missing; run `streamsuite jars` (or `make setup`) first")
+    jars = job_jars()
+    if not jars:
+        raise SetupError(f"{flink_lib_dir() / KAFKA_CONNECTOR_JARS} is missing; run `streamsuite jars` (or `make setup`) first")
     return jars
 
 

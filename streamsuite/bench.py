@@ -56,8 +56,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from jobs.paths import project_root, run_dir
 from streamsuite.loadgen import TimedPayload, producer_main, timed_payloads
-from streamsuite.paths import portable, project_root, run_dir
+from streamsuite.paths import portable
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024

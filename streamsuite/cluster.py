@@ -22,9 +22,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from streamsuite.paths import project_root, run_dir
+from jobs.paths import job_jars, project_root, run_dir
 from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, _java
-from streamsuite.versions import pinned_versions
 
 
 def flink_home() -> Path:
@@ -79,7 +78,7 @@ def lib_dir() -> Path:
     folder = cluster_dir() / "lib"
     folder.mkdir(parents=True, exist_ok=True)
     jars = sorted((flink_home() / "lib").glob("*.jar")) + sorted((flink_home() / "opt").glob("flink-python-*.jar"))
-    jars += [jar for jar in pinned_versions().job_jars if jar.exists()]
+    jars += job_jars()
     for jar in jars:
         link = folder / jar.name
         if not link.exists():

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jobs.topology import COLD_BUCKET
     from streamsuite.generator import generate, write_truth
-    from streamsuite.paths import run_dir
+    from jobs.paths import run_dir
 
     settings = StackSettings.from_env()
     say = lambda line: print(line, flush=True)  # noqa: E731

@@ -1375,7 +1375,7 @@ def _truth_path(args: argparse.Namespace) -> Path:
         return args.truth
     if args.to_file is not None:
         return Path(str(args.to_file) + ".truth.json")
-    from streamsuite.paths import run_dir
+    from jobs.paths import run_dir
 
     return run_dir() / "generated" / f"{args.topic}.truth.json"
 

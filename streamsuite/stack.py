@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from jobs.topology import BUCKETS, JOBS
-from streamsuite.paths import jars_dir, run_dir
+from jobs.paths import jars_dir, run_dir
 
 
 class StackError(RuntimeError):

@@ -29,11 +29,12 @@ from typing import Callable
 
 import redis
 
+from jobs.paths import run_dir
 from jobs.topology import COLD_BUCKET
 from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
 from streamsuite.generator import generate
 from streamsuite.localrun import job_args
-from streamsuite.paths import portable, run_dir
+from streamsuite.paths import portable
 from streamsuite.rules import publish_updates
 from streamsuite.stack import ProcessGroup, Stack, StackSettings, _owned_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter

@@ -74,9 +74,11 @@ def test_jobs_ship_only_the_jars_the_cluster_lacks(monkeypatch):
 
     import pyflink.java_gateway
 
+    from jobs.paths import job_jars
     from jobs.runtime import jars_to_ship
 
-    jars = pinned_versions().job_jars
+    jars = job_jars()
+    assert jars, "run `streamsuite jars` first"
     monkeypatch.delenv("PYFLINK_GATEWAY_PORT", raising=False)
     assert jars_to_ship(jars) == jars
 

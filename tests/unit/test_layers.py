@@ -1,0 +1,37 @@
+"""The deployed packages (jobs/, udfs/, proto/) stand on their own: the image runs them without the
+dev tooling in `streamsuite/` (stack, cluster, generator, bench, demo, CLI), which may import them
+but never the other way round. Checked on the source, so an import inside a function counts too."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYED = ("jobs", "udfs", "proto")
+DEV_TOOLING = "streamsuite"
+
+
+def modules(folder: str) -> list[Path]:
+    return sorted(p for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def imported_names(path: Path) -> list[tuple[int, str]]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append((node.lineno, node.module))
+    return names
+
+
+def test_every_deployed_package_has_modules():
+    for folder in DEPLOYED:
+        assert modules(folder), f"no Python module under {folder}/"
+
+
+def test_deployed_code_imports_nothing_from_the_dev_tooling():
+    offending = [f"{path.relative_to(ROOT)}:{line} imports {name}"
+                 for folder in DEPLOYED for path in modules(folder) for line, name in imported_names(path)
+                 if name == DEV_TOOLING or name.startswith(DEV_TOOLING + ".")]
+    assert not offending, "\n".join(offending)
