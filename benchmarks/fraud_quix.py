@@ -193,7 +193,7 @@ def build_app(args: argparse.Namespace, counters: Counters) -> Application:
     def score(tx: Transaction, state) -> tuple[HotRecord, ...]:
         scored, profile = scorer.score(tx, CardProfile.from_json(state.get(PROFILE)))
         state.set(PROFILE, profile.to_json())
-        # Stamped once the state is updated, like our job's keyed operator (runtime.now_ms()).
+        # Stamped once the state is updated, like our job's keyed operator (jobs.operators.now_ms()).
         card = card_hot_record(scored, prefix, int(time.time() * 1000))
         if not scorer.is_alert(scored):
             return (card,)

@@ -26,9 +26,9 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedBroadcastProcessFunction, OutputTag, TimeDomain
 from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor
 
-from jobs import runtime
+from jobs import cli, cold_sink, decoding, kafka, streams
 from jobs.config import JobConfig
-from jobs.operators import DEAD_LETTERS, HotResultFunction, dead_letter_bytes, subtask_index
+from jobs.operators import DEAD_LETTERS, HotResultFunction, dead_letter_bytes, keyed_operator_sinks, now_ms, subtask_index
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, ScoredTransaction, Transaction, alert_hot_record,
                         card_hot_record)
@@ -38,7 +38,7 @@ from udfs.events import event_date
 
 FEATURES = ("velocity_1m", "velocity_1h", "small_amounts_10m", "amount_z", "travel_km", "travel_speed_kmh",
             "new_country", "new_merchant", "high_risk_mcc", "history")
-SCORE_COLUMNS = runtime.columns(
+SCORE_COLUMNS = cold_sink.columns(
     ("transaction_id", "STRING"), ("card_id", "STRING"), ("event_time_ms", "BIGINT"), ("sequence", "BIGINT"),
     ("amount_minor", "BIGINT"), ("merchant_id", "STRING"), ("merchant_category", "STRING"), ("country", "STRING"),
     ("score", "DOUBLE"), ("reasons", "STRING"), ("alert", "BOOLEAN"), ("version", "BIGINT"),
@@ -46,7 +46,7 @@ SCORE_COLUMNS = runtime.columns(
     # The shadow rule set in force, if any (-1: none), and what it would have decided.
     ("shadow_rules_version", "BIGINT"), ("shadow_score", "DOUBLE"), ("shadow_reasons", "STRING"),
     ("shadow_alert", "BOOLEAN"), ("dt", "STRING"))
-ALERT_COLUMNS = runtime.columns(
+ALERT_COLUMNS = cold_sink.columns(
     ("alert_id", "STRING"), ("card_id", "STRING"), ("transaction_id", "STRING"), ("event_time_ms", "BIGINT"),
     ("sequence", "BIGINT"), ("score", "DOUBLE"), ("reasons", "STRING"), ("rules_version", "BIGINT"),
     ("dt", "STRING"))
@@ -178,7 +178,7 @@ class ScoreTransactions(HotResultFunction):
         scored, alert, shadow_scored, shadow_alert, profile = self.scoring.score(
             tx, CardProfile.from_json(self.profile.value()), active, shadow)
         self.later(self.profile.update, profile.to_json())
-        self.hot(card_hot_record(scored, self.prefix, runtime.now_ms()))
+        self.hot(card_hot_record(scored, self.prefix, now_ms()))
         row = score_row(scored, alert, shadow_scored, shadow_alert)
         if not alert:
             return [row]
@@ -188,20 +188,20 @@ class ScoreTransactions(HotResultFunction):
 
 
 def build(env, config: JobConfig) -> None:
-    decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "CardTransaction")
+    decoded = decoding.decode(kafka.input_bytes(env, config), config, "CardTransaction")
     events, refused_rules = decoded.events, []
     if config.rules.enabled:
-        held = (decoded.events.connect(runtime.kafka_rules_bytes(env, config).broadcast(RULES_STATE))
+        held = (decoded.events.connect(kafka.rules_bytes(env, config).broadcast(RULES_STATE))
                 .process(HoldForRules(config), output_type=Types.ROW([Types.STRING(), RULED_EVENT]))
                 .name("hold-for-rules").uid("fraud-hold-for-rules"))
-        events, refused_rules = runtime.keyed_in_the_jvm(held, RULED_EVENT), [runtime.side_output(held, DEAD_LETTERS)]
+        events, refused_rules = streams.keyed_in_the_jvm(held, RULED_EVENT), [streams.side_output(held, DEAD_LETTERS)]
     scored = (events
               .process(ScoreTransactions(config), output_type=SCORE_COLUMNS.row_type())
               .name("score").uid("fraud-score"))
-    runtime.keyed_operator_sinks(scored, decoded, config, *refused_rules)
-    cold = runtime.ColdSink(env, config)
+    keyed_operator_sinks(scored, decoded, config, *refused_rules)
+    cold = cold_sink.ColdSink(env, config)
     cold.add("scores", scored, SCORE_COLUMNS)
-    cold.add("alerts", runtime.side_output(scored, ALERTS), ALERT_COLUMNS)
+    cold.add("alerts", streams.side_output(scored, ALERTS), ALERT_COLUMNS)
     cold.attach()
 
 
@@ -210,7 +210,7 @@ def default_model() -> FraudModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return runtime.run_job("fraud", "jobs.fraud_scoring", default_model(), build, argv)
+    return cli.run_job("fraud", "jobs.fraud_scoring", default_model(), build, argv)
 
 
 if __name__ == "__main__":

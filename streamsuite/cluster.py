@@ -73,7 +73,7 @@ def lib_dir() -> Path:
     Metaspace after a dozen jobs and restarts in the fault matrix (hadoop-common, which Parquet
     needs, starts a static cleaner thread that is the usual culprit; with the jars here,
     Metaspace stayed flat). A job submitted with
-    `flink run` ships only what lib/ lacks (`jobs.runtime.jars_to_ship`).
+    `flink run` ships only what lib/ lacks (`jobs.environment.jars_to_ship`).
     """
     folder = cluster_dir() / "lib"
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def lib_dir() -> Path:
 
 def flink_environment() -> dict[str, str]:
     """What `bin/flink`, the JobManager and the TaskManager need: our conf, plugins, logs, venv Python."""
-    from jobs.runtime import flink_plugins_dir
+    from jobs.environment import flink_plugins_dir
 
     venv_bin = str(Path(sys.executable).parent)
     env = dict(os.environ)

@@ -1,5 +1,5 @@
 """The FlinkDeployments' guard, with Flink's own check: under `flink run` against a configuration
-that disables program configuration, as deploy/k8s sets it, the job built by jobs.runtime runs (it
+that disables program configuration, as deploy/k8s sets it, the job configured by jobs.environment runs (it
 sets only the wildcard keys), and the same job made to set a cluster option is rejected.
 
 `flink run --target local` runs the program through the CLI's context environment, which applies

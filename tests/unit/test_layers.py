@@ -35,3 +35,30 @@ def test_deployed_code_imports_nothing_from_the_dev_tooling():
                  for folder in DEPLOYED for path in modules(folder) for line, name in imported_names(path)
                  if name == DEV_TOOLING or name.startswith(DEV_TOOLING + ".")]
     assert not offending, "\n".join(offending)
+
+
+def test_the_jobs_modules_import_each_other_without_a_circle():
+    """A circle would make one module's import order decide whether another works."""
+    local = {p.stem: p for p in modules("jobs") if p.stem != "__init__"}
+    edges = {name: {imported.split(".")[1] for _, imported in imported_names(path)
+                    if imported.startswith("jobs.") and imported.split(".")[1] in local}
+             for name, path in local.items()}
+    for path in local.values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "jobs":
+                edges[path.stem] |= {alias.name for alias in node.names if alias.name in local}
+    done, on_path = set(), []
+
+    def visit(name: str) -> None:
+        if name in on_path:
+            raise AssertionError("import circle: " + " -> ".join(on_path[on_path.index(name):] + [name]))
+        if name in done:
+            return
+        on_path.append(name)
+        for other in sorted(edges[name]):
+            visit(other)
+        on_path.pop()
+        done.add(name)
+
+    for name in sorted(edges):
+        visit(name)

@@ -75,7 +75,7 @@ def test_jobs_ship_only_the_jars_the_cluster_lacks(monkeypatch):
     import pyflink.java_gateway
 
     from jobs.paths import job_jars
-    from jobs.runtime import jars_to_ship
+    from jobs.environment import jars_to_ship
 
     jars = job_jars()
     assert jars, "run `streamsuite jars` first"
