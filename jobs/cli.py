@@ -11,6 +11,7 @@ from jobs import secrets
 from jobs.config import ConfigError, defaults, load
 from jobs.environment import SetupError, execution_environment, on_mini_cluster
 from jobs.services import check_services
+from jobs.specs import JobSpec
 
 
 def root_cause(exc: BaseException) -> str:
@@ -24,9 +25,9 @@ def root_cause(exc: BaseException) -> str:
     return cause.toString().splitlines()[0]
 
 
-def run_job(job: str, module: str, model, build, argv: Sequence[str] | None = None) -> int:
+def run_job(spec: JobSpec, model, build, argv: Sequence[str] | None = None) -> int:
     """The command line every job shares: config layering, service checks, run, one-line errors."""
-    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=f"Run the {job} job.")
+    parser = argparse.ArgumentParser(prog=f"python -m {spec.module}", description=f"Run the {spec.job} job.")
     parser.add_argument("--config", help="TOML config file (layered over the defaults, under env and --set)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config key, e.g. --set kafka.bootstrap_servers=host:9092")
@@ -42,7 +43,7 @@ def run_job(job: str, module: str, model, build, argv: Sequence[str] | None = No
     if args.parallelism is not None:
         overrides.append(f"runtime.parallelism={args.parallelism}")
     try:
-        config = load(defaults(job, model), args.config, overrides=overrides)
+        config = load(defaults(spec.job, model), args.config, overrides=overrides)
         # Before the JVM starts: a local TaskManager inherits this process's environment.
         config = secrets.for_task_managers(config, local=on_mini_cluster())
     except (ConfigError, secrets.SecretError) as exc:

@@ -1,38 +1,8 @@
 """The cold sink of every job: rows as date-partitioned Parquet on S3, committed on checkpoint."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from jobs.config import JobConfig
-
-
-_FLINK_TYPES = {"STRING": "STRING", "BIGINT": "LONG", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "INT": "INT"}
-
-
-@dataclass(frozen=True)
-class Columns:
-    """The columns of a cold table, usable as a DataStream row type and as SQL DDL."""
-
-    items: tuple
-
-    @property
-    def names(self) -> list[str]:
-        return [name for name, _ in self.items]
-
-    def row_type(self):
-        from pyflink.common import Types
-
-        return Types.ROW_NAMED(self.names, [getattr(Types, _FLINK_TYPES[t])() for _, t in self.items])
-
-    def ddl(self) -> str:
-        return ", ".join(f"`{name}` {sql}" for name, sql in self.items)
-
-
-def columns(*items: tuple[str, str]) -> Columns:
-    unknown = [t for _, t in items if t not in _FLINK_TYPES]
-    if unknown:
-        raise ValueError(f"unsupported column type(s) {unknown}")
-    return Columns(tuple(items))
+from jobs.tables import ColdTable
 
 
 class ColdSink:
@@ -56,19 +26,19 @@ class ColdSink:
     def uri(self, table: str) -> str:
         return f"{self.config.cold_base_uri}/{table}"
 
-    def add(self, table: str, stream, cols: Columns) -> None:
+    def add(self, table: ColdTable, stream) -> None:
         if not self.enabled:
             # The operator still emits these rows; a side output nobody reads is unknown to it and fails the job.
             from pyflink.java_gateway import get_gateway
 
             discard = get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
-            stream._j_data_stream.sinkTo(discard).name(f"discard:{table}")
+            stream._j_data_stream.sinkTo(discard).name(f"discard:{table.name}")
             return
-        name = f"{self.config.job}_{table}"
+        name = f"{self.config.job}_{table.name}"
         self.t_env.execute_sql(f"""
-            CREATE TEMPORARY TABLE `{name}` ({cols.ddl()}) PARTITIONED BY (`dt`) WITH (
+            CREATE TEMPORARY TABLE `{name}` ({table.columns.ddl()}) PARTITIONED BY (`dt`) WITH (
               'connector' = 'filesystem',
-              'path' = '{self.uri(table)}',
+              'path' = '{self.uri(table.name)}',
               'format' = 'parquet',
               'parquet.compression' = 'SNAPPY',
               'sink.rolling-policy.file-size' = '128MB',

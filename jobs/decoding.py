@@ -10,7 +10,7 @@ from jobs.config import JobConfig
 from jobs.operators import dead_letter_bytes
 from jobs.streams import keyed_in_the_jvm, side_output
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES, check_event_time
+from udfs.events import EVENT_TYPES, EventType, check_event_time
 
 DEAD_LETTER_TAG_NAME = "dead-letters"
 
@@ -61,7 +61,7 @@ class DecodedStreams:
     dead_letters: object
 
 
-def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
+def decode(stream, config: JobConfig, event_type: EventType) -> DecodedStreams:
     """Decode + validate in one Python step, keyed by the entity; failures become DeadLetter
     records on a side output.
 
@@ -72,7 +72,7 @@ def decode(stream, config: JobConfig, event_type: str) -> DecodedStreams:
     tag = OutputTag(DEAD_LETTER_TAG_NAME, Types.PRIMITIVE_ARRAY(Types.BYTE()))
     event = Types.TUPLE([Types.STRING(), Types.LONG(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
     with_key = stream.process(
-        DecodeEvents(event_type, config.kafka.input_topic, config.job, tag, config.kafka.max_event_time_skew_ms),
+        DecodeEvents(event_type.name, config.kafka.input_topic, config.job, tag, config.kafka.max_event_time_skew_ms),
         output_type=Types.ROW([Types.STRING(), event])
     ).name("decode+validate").uid(f"{config.job}-decode")
     return DecodedStreams(keyed_in_the_jvm(with_key, event), side_output(with_key, tag))

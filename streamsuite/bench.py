@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from jobs.paths import project_root, run_dir
+from jobs.specs import FRAUD, INVENTORY, MAINTENANCE, JobSpec
 from streamsuite.loadgen import TimedPayload, producer_main, timed_payloads
 from streamsuite.paths import portable
 
@@ -81,29 +82,40 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class JobBench:
-    """What the harness needs to know about one job."""
+    """What the harness needs to know about one job beyond its spec."""
 
-    job: str
-    module: str
-    event_type: str
+    spec: JobSpec
     keys: int
     events: int
-    hot_pattern: str          # keyspace pattern after the prefix, e.g. "card:*"
     hot_time_field: str       # the hash field latency is measured against
-    vertex: str               # the keyed operator's name (start of its task name)
     latency_seconds: float
     arms: tuple[str, ...]
     target_note: str = ""
 
+    @property
+    def job(self) -> str:
+        return self.spec.job
+
+    @property
+    def module(self) -> str:
+        return self.spec.module
+
+    @property
+    def hot_pattern(self) -> str:
+        """The keyspace pattern after the prefix that latency is sampled on: the job's first hot key."""
+        return self.spec.hot_keys[0]
+
+    @property
+    def vertex(self) -> str:
+        """The keyed operator's name, the start of its task name."""
+        return self.spec.operator
+
 
 JOBS: dict[str, JobBench] = {
-    "fraud": JobBench("fraud", "jobs.fraud_scoring", "CardTransaction", 10_000, 80_000, "card:*", "event_time_ms",
-                      "score", 20.0, ("ours", "ceiling", "quix", "ours-p2", "ours-nocold", "ours-ckpt10s", "sql",
-                                                            "naive")),
-    "inventory": JobBench("inventory", "jobs.inventory_counts", "InventoryMovement", 1_000, 60_000, "level:*",
-                          "event_time_ms", "count-stock", 20.0, ("ours",)),
-    "maintenance": JobBench("maintenance", "jobs.predictive_maintenance", "SensorReading", 100, 40_000,
-                            "machine:*", "window_end_ms", "monitor-machine", 150.0, ("ours",)),
+    "fraud": JobBench(FRAUD, 10_000, 80_000, "event_time_ms", 20.0,
+                      ("ours", "ceiling", "quix", "ours-p2", "ours-nocold", "ours-ckpt10s", "sql", "naive")),
+    "inventory": JobBench(INVENTORY, 1_000, 60_000, "event_time_ms", 20.0, ("ours",)),
+    "maintenance": JobBench(MAINTENANCE, 100, 40_000, "window_end_ms", 150.0, ("ours",)),
 }
 
 
@@ -361,9 +373,7 @@ def make_workload(job: JobBench, backlog: int, live_pool: int, keys: int, seed: 
 
 
 def _message_class(job: JobBench):
-    from udfs.events import EVENT_TYPES
-
-    return EVENT_TYPES[job.event_type].message_class
+    return job.spec.event_type.message_class
 
 
 def as_json(message) -> bytes:
@@ -610,7 +620,7 @@ def _cleanup(plan: Plan, topics: list[str], redis_prefix: str, s3_prefix: str | 
         try:
             import boto3
 
-            from jobs.topology import COLD_BUCKET
+            from jobs.specs import COLD_BUCKET
 
             s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint, aws_access_key_id=settings.s3_access_key,
                               aws_secret_access_key=settings.s3_secret_key, region_name="us-east-1")

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from jobs.topology import COLD_BUCKET
+    from jobs.specs import COLD_BUCKET
     from streamsuite.generator import generate, write_truth
     from jobs.paths import run_dir
 

@@ -62,6 +62,7 @@ from typing import Any, Iterable, Iterator, NamedTuple
 
 from google.protobuf.message import Message
 
+from jobs.specs import JOBS
 from streamsuite.argtypes import non_negative_int, positive_float, positive_int
 from streamsuite.stack import quiet_kafka_logger
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2, maintenance_pb2
@@ -80,24 +81,6 @@ DELIVERY_TIMEOUT_MS = 60_000
 TRUTH_FORMAT = "streamsuite.generator.truth/1"
 FRAMINGS = ("raw", "confluent")
 
-
-@dataclass(frozen=True)
-class Domain:
-    name: str
-    event_type: str
-    default_keys: int
-    default_rate: float
-    keys_are: str
-
-
-DOMAINS: dict[str, Domain] = {
-    d.name: d
-    for d in (
-        Domain("fraud", "CardTransaction", 10_000, 100.0, "cards"),
-        Domain("inventory", "InventoryMovement", 1_000, 100.0, "store-SKU pairs"),
-        Domain("maintenance", "SensorReading", 100, 20.0, "machines"),
-    )
-}
 
 POISON_KINDS = (
     "garbage",
@@ -193,7 +176,13 @@ def _uuid(rng: random.Random) -> str:
 
 
 class _DomainGenerator:
-    """One domain's event source: an endless (or duration-bounded) time-ordered stream."""
+    """One domain's event source: an endless (or duration-bounded) time-ordered stream.
+
+    A domain is a job (`jobs.specs`); its generator says how many keys and events per second a
+    stream has unless told otherwise."""
+
+    default_keys: int
+    default_rate: float
 
     def __init__(self, params: Params):
         self.params = params
@@ -330,6 +319,8 @@ class _PlannedTx(NamedTuple):
 
 class _FraudGenerator(_DomainGenerator):
     """Cards with a home city, a few usual merchants and lognormal amounts, plus fraud incidents."""
+
+    default_keys, default_rate = 10_000, 100.0
 
     def __init__(self, params: Params):
         super().__init__(params)
@@ -598,6 +589,8 @@ class _Shelf:
 class _InventoryGenerator(_DomainGenerator):
     """Stock movements per store and SKU, with re-sent duplicates and late (out-of-order) events."""
 
+    default_keys, default_rate = 1_000, 100.0
+
     def __init__(self, params: Params):
         super().__init__(params)
         rng = self.rng
@@ -764,6 +757,8 @@ class _Machine:
 
 class _MaintenanceGenerator(_DomainGenerator):
     """Machines reporting four sensors at a fixed period; some degrade to failure, some break, some go silent."""
+
+    default_keys, default_rate = 100, 20.0
 
     def __init__(self, params: Params):
         super().__init__(params)
@@ -950,7 +945,7 @@ class _PoisonMaker:
     def __init__(self, params: Params):
         self.params = params
         self.rng = random.Random(f"{params.seed}:poison")
-        self.event_type = EVENT_TYPES[DOMAINS[params.domain].event_type]
+        self.event_type = JOBS[params.domain].event_type
         self.frame_schema_id = params.schema_id if params.framing == "confluent" else None
         self.kinds = list(POISON_KINDS)
         self.rng.shuffle(self.kinds)
@@ -1030,9 +1025,9 @@ class EventStream:
                  rate: float | None = None, keys: int | None = None, seed: int = DEFAULT_SEED,
                  poison: int = 0, framing: str = "raw", schema_id: int = DEFAULT_SCHEMA_ID,
                  start_time_ms: int = DEFAULT_START_TIME_MS, out_of_order_ms: int = DEFAULT_OUT_OF_ORDER_MS):
-        if domain not in DOMAINS:
-            raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(DOMAINS)}")
-        defaults = DOMAINS[domain]
+        if domain not in GENERATORS:
+            raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(GENERATORS)}")
+        defaults = GENERATORS[domain]
         if count is not None and duration_s is not None:
             raise ValueError("give a count or a duration, not both")
         if count is None and duration_s is None:
@@ -1134,7 +1129,7 @@ class EventStream:
         return {
             "format": TRUTH_FORMAT,
             "domain": self.params.domain,
-            "event_type": DOMAINS[self.params.domain].event_type,
+            "event_type": JOBS[self.params.domain].event_type.name,
             "seed": self.params.seed,
             "params": self.params.as_dict(),
             "complete": self.finished,
@@ -1328,7 +1323,7 @@ class KafkaOutput:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `generate` subcommand's arguments, including the positional domain."""
-    parser.add_argument("domain", choices=sorted(DOMAINS), help="which job's input to generate")
+    parser.add_argument("domain", choices=sorted(GENERATORS), help="which job's input to generate")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--count", type=positive_int,
                       help=f"valid event messages, duplicates included; poison comes on top (default {DEFAULT_COUNT})")
@@ -1410,8 +1405,6 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     """`streamsuite generate`: stream to a file or topic, then write the ground truth."""
     prog = "streamsuite generate"
-    from jobs.topology import JOBS
-
     if args.to_file is None and args.topic is None:
         args.topic = JOBS[args.domain].input_topic
     if args.bootstrap is None:

@@ -12,7 +12,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from jobs.topology import JOBS
+from jobs.specs import JOBS
 
 RULES_KEY = b"fraud-rules"
 

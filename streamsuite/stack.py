@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-from jobs.topology import BUCKETS, JOBS
+from jobs.specs import BUCKETS, JOBS
 from jobs.paths import jars_dir, run_dir
 
 

@@ -30,7 +30,7 @@ from typing import Callable
 import redis
 
 from jobs.paths import run_dir
-from jobs.topology import COLD_BUCKET
+from jobs.specs import COLD_BUCKET
 from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
 from streamsuite.generator import generate
 from streamsuite.localrun import job_args

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from jobs.topology import BUCKETS, JOBS
+from jobs.specs import BUCKETS, JOBS
 from streamsuite.stack import Stack, StackError, StackSettings, _owned_pid
 
 pytestmark = pytest.mark.integration

@@ -101,13 +101,13 @@ def test_markdown_renders_a_minimal_report():
 def test_load_generator_payloads_carry_the_stamped_event_time():
     import json
 
-    from streamsuite.generator import DOMAINS, generate
+    from jobs.specs import JOBS
+    from streamsuite.generator import generate
     from streamsuite.loadgen import timed_payloads
-    from udfs.events import message_class
 
     stamp = 1_764_590_000_123
-    for name, domain in DOMAINS.items():
-        cls = message_class(domain.event_type)
+    for name, spec in JOBS.items():
+        cls = spec.event_type.message_class
         records = generate(name, count=50, keys=7, seed=3).records
         for (key, value), payload in zip(records, timed_payloads(cls, records, json_out=False)):
             expected = cls.FromString(value)

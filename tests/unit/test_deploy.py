@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from jobs.config import defaults, load
-from jobs.topology import CHECKPOINT_BUCKET, JOBS
+from jobs.specs import CHECKPOINT_BUCKET, JOBS
 from streamsuite.preflight import SUPPORTED_PYTHON
 from streamsuite.versions import pinned_versions
 
@@ -328,10 +328,11 @@ def test_every_job_script_is_in_the_repo_where_the_image_copies_it(base):
         assert destination, f"{script}: no COPY in deploy/Dockerfile puts a folder there"
         source = ROOT / copies[destination] / script[len(destination) + 1:]
         assert source.is_file(), f"{script} is copied from {source}, which does not exist"
-        job = re.search(r'run_job\("(\w+)"', source.read_text())
-        assert job, f"{source} does not call runtime.run_job"
-        assert deployment["metadata"]["name"] == f"streamsuite-{job.group(1)}"
-        jobs_seen.add(job.group(1))
+        spec = next((s for s in JOBS.values() if ROOT / s.script == source), None)
+        assert spec, f"{source} is the module of no job in jobs.specs"
+        assert "cli.run_job(SPEC," in source.read_text(), f"{source} does not run its job's spec"
+        assert deployment["metadata"]["name"] == f"streamsuite-{spec.job}"
+        jobs_seen.add(spec.job)
     assert jobs_seen == set(JOBS)
 
 

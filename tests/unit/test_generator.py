@@ -11,10 +11,10 @@ from functools import lru_cache
 
 import pytest
 
+from jobs.specs import JOBS
 from streamsuite import generator
 from streamsuite.generator import (
     DEFAULT_START_TIME_MS,
-    DOMAINS,
     HIGH_RISK_CATEGORIES,
     IMPOSSIBLE_VALUES,
     POISON_KINDS,
@@ -56,7 +56,7 @@ def event_key(event) -> bytes:
     return EVENT_TYPES[event.DESCRIPTOR.name].key(event).encode()
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_same_seed_gives_identical_bytes_and_truth(domain):
     again = generate(domain, count=COUNT, keys=KEYS[domain], rate=RATES[domain], seed=7, poison=POISON,
                      framing="raw", schema_id=9)
@@ -64,12 +64,12 @@ def test_same_seed_gives_identical_bytes_and_truth(domain):
     assert json.dumps(again.truth) == json.dumps(stream(domain).truth)
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_different_seed_differs(domain):
     assert stream(domain, seed=8).records != stream(domain).records
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_valid_events_do_not_depend_on_poison(domain):
     clean = stream(domain, poison=0).records
     mixed = [r for r, label in zip(stream(domain).records, stream(domain).labels) if label.kind != "poison"]
@@ -77,7 +77,7 @@ def test_valid_events_do_not_depend_on_poison(domain):
 
 
 @pytest.mark.parametrize("framing", ["raw", "confluent"])
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_counts_match_and_only_poison_fails(domain, framing):
     generated = stream(domain, framing)
     events, failed = parse_all(generated)
@@ -94,7 +94,7 @@ def test_counts_match_and_only_poison_fails(domain, framing):
         assert key == event_key(event)
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_each_poison_kind_fails_for_its_reason(domain):
     expected = {"truncated_protobuf": {"invalid_protobuf"}, "empty": {"empty"},
                 "truncated_header": {"truncated_frame"}, "wrong_message_index": {"wrong_message_type"},
@@ -109,7 +109,7 @@ def test_each_poison_kind_fails_for_its_reason(domain):
         assert entry["kind"] == "garbage" or entry["reason"] in expected[entry["kind"]], entry
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_confluent_framing_carries_schema_id_and_index(domain):
     generated = stream(domain, "confluent")
     events, _ = parse_all(generated)
@@ -120,7 +120,7 @@ def test_confluent_framing_carries_schema_id_and_index(domain):
     assert [e[2] for e in events] == [e[2] for e in raw_events]
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_per_key_sequences_count_from_one(domain):
     events, _ = parse_all(stream(domain))
     sequences = defaultdict(list)
