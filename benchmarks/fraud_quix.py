@@ -7,7 +7,7 @@ model, `CardProfile` as JSON in keyed state, the same hot records) on Quix Strea
   `udfs.events` exactly as our job does (`udfs.codec.decode` = `unframe` + `FromString`, then
   the event rules); messages that fail are skipped and counted (our job dead-letters them;
   this arm has no dead-letter topic, no S3 cold path and no lateness check);
-* state: the Kafka message key is the card id (`streamsuite.generator.state_key`), so Quix's
+* state: the Kafka message key is the card id (`streamsuite.generator.base.state_key`), so Quix's
   per-message-key state is per card, in RocksDB under --state-dir with a changelog topic
   (`changelog__<group>--<topic>--default`, created by Quix; delete it with the input topic);
 * guarantee: `processing_guarantee="exactly-once"`, a checkpoint every --commit-interval

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     from jobs.specs import COLD_BUCKET
-    from streamsuite.generator import generate, write_truth
+    from streamsuite.generator import generate
+    from streamsuite.generator.cli import write_truth
     from jobs.paths import run_dir
 
     settings = StackSettings.from_env()

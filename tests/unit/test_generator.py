@@ -13,20 +13,14 @@ import pytest
 
 from jobs.specs import JOBS
 from streamsuite import generator
-from streamsuite.generator import (
-    DEFAULT_START_TIME_MS,
-    HIGH_RISK_CATEGORIES,
-    IMPOSSIBLE_VALUES,
-    POISON_KINDS,
-    EventStream,
-    generate,
-    haversine_km,
-    read_records,
-)
+from streamsuite.generator import EventStream, generate, read_records
+from streamsuite.generator.base import DEFAULT_START_TIME_MS, POISON_KINDS
+from streamsuite.generator.fraud import CARD_TESTING_MAX_MINOR, HIGH_RISK_CATEGORIES, LEGIT_MIN_MINOR, haversine_km
+from streamsuite.generator.maintenance import IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2
 from udfs import codec
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
+from udfs.events import EVENT_TYPES, SENSORS
 
 COUNT = 3000
 POISON = 40
@@ -151,12 +145,12 @@ def test_fraud_patterns_are_labelled_and_look_like_what_they_claim():
         purchases = [p.amount_minor for p in past if p.transaction_id not in labels and p.channel != fraud_pb2.ATM]
         if pattern is None:
             assert tx.merchant_category not in HIGH_RISK_CATEGORIES
-            assert tx.channel == fraud_pb2.ATM or tx.amount_minor >= generator.LEGIT_MIN_MINOR
+            assert tx.channel == fraud_pb2.ATM or tx.amount_minor >= LEGIT_MIN_MINOR
             home = next((p for p in past if p.transaction_id not in labels), tx)
             assert haversine_km(home.latitude, home.longitude, tx.latitude, tx.longitude) < 30, "legit stays home"
         elif pattern == "card_testing":
             assert tx.channel == fraud_pb2.ECOMMERCE
-            assert tx.amount_minor <= generator.CARD_TESTING_MAX_MINOR
+            assert tx.amount_minor <= CARD_TESTING_MAX_MINOR
         elif pattern == "amount_spike" and purchases:
             assert tx.amount_minor >= 2.5 * max(purchases)
         elif pattern == "new_high_risk_merchant":
@@ -228,7 +222,7 @@ def test_maintenance_truth_lists_degrading_faulty_and_silent_machines():
         gaps = {b.event_time_ms - a.event_time_ms for a, b in zip(series, series[1:])}
         assert gaps <= {math.floor(period), math.ceil(period)}, machine
         for r in series:
-            assert any(r.HasField(s) for s in generator.SENSORS)
+            assert any(r.HasField(s) for s in SENSORS)
 
 
 def test_inventory_has_duplicates_out_of_order_and_unreleased_reservations():
