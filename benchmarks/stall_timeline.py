@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamsuite.bench.proc import CLK_TCK, proc_table, process_tree, stack_pids  # noqa: E402
+from streamsuite.bench.proc import stack_pids  # noqa: E402
+from streamsuite.procfs import CLK_TCK, process_table, process_tree  # noqa: E402
 from jobs.paths import run_dir  # noqa: E402
 from streamsuite.paths import portable  # noqa: E402
 
@@ -54,7 +55,7 @@ def sample(bench_pid: int, out: list, stop: threading.Event) -> None:
     stack = stack_pids()
     gc_clock = None
     while not stop.is_set():
-        table = proc_table()
+        table = process_table()
         tree = process_tree([bench_pid], table)
         clients = [p for p in tree if table[p][0] == bench_pid
                    and any(table[c][0] == p and table[c][3] == "java" for c in tree)]

@@ -57,13 +57,21 @@ def port_open(server: str) -> bool:
         return False
 
 
-def check_bucket(config: JobConfig) -> list[str]:
+def s3_client(endpoint: str, access_key: str, secret_key: str, *, connect_timeout: float, read_timeout: float,
+              path_style: bool = False):
+    """A boto3 S3 client that tries once, within the timeouts: for checks and tools, which report a
+    failure rather than wait it out (the jobs' data goes through Flink's s3a:// filesystem)."""
     import boto3
     from botocore.config import Config
 
-    s3 = boto3.client("s3", endpoint_url=config.s3.endpoint, aws_access_key_id=config.s3.access_key,
-                      aws_secret_access_key=config.s3.secret_key, region_name="us-east-1",
-                      config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1}))
+    addressing = {"s3": {"addressing_style": "path"}} if path_style else {}
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                        region_name="us-east-1", config=Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                                               retries={"max_attempts": 1}, **addressing))
+
+
+def check_bucket(config: JobConfig) -> list[str]:
+    s3 = s3_client(config.s3.endpoint, config.s3.access_key, config.s3.secret_key, connect_timeout=3, read_timeout=5)
     try:
         s3.head_bucket(Bucket=config.s3.bucket)
     except Exception as exc:

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from jobs.paths import job_jars, project_root, run_dir
-from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, _java
+from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, java_binary
 
 
 def flink_home() -> Path:
@@ -101,7 +101,7 @@ def flink_environment() -> dict[str, str]:
         "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
     })
     if "JAVA_HOME" not in env:
-        env["JAVA_HOME"] = str(Path(os.path.realpath(_java())).parent.parent)
+        env["JAVA_HOME"] = str(Path(os.path.realpath(java_binary())).parent.parent)
     return env
 
 
@@ -150,14 +150,14 @@ def write_configuration(settings: StackSettings) -> Path:
         f"metrics.reporter.{PUSH_REPORTER}.deleteOnShutdown": False,
         f"metrics.reporter.{PUSH_REPORTER}.interval": "5 SECONDS",
         # Java 17 module opens the distribution's own config carries (Flink needs them everywhere).
-        "env.java.opts.all": _distribution_java_opts(),
+        "env.java.opts.all": distribution_java_opts(),
     }
     path = folder / "config.yaml"
     path.write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items()))
     return path
 
 
-def _distribution_java_opts() -> str:
+def distribution_java_opts() -> str:
     import yaml
 
     shipped = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-from jobs.specs import BUCKETS, JOBS
 from jobs.paths import jars_dir, run_dir
+from jobs.specs import BUCKETS, JOBS
+from streamsuite.procfs import process_state
 
 
 class StackError(RuntimeError):
@@ -92,6 +93,13 @@ class StackSettings:
     @property
     def s3_endpoint(self) -> str:
         return f"http://{self.host}:{self.s3_port}"
+
+    def s3_client(self):
+        """A client of the stack's S3 (path-style, one attempt per call)."""
+        from jobs.services import s3_client
+
+        return s3_client(self.s3_endpoint, self.s3_access_key, self.s3_secret_key, connect_timeout=2, read_timeout=10,
+                         path_style=True)
 
 
 def quiet_kafka_logger() -> logging.Logger:
@@ -165,7 +173,7 @@ class KafkaService(Service):
         return os.pathsep.join(str(j) for j in jars)
 
     def command(self) -> list[str]:
-        java = _java()
+        java = java_binary()
         classpath = self._classpath()
         s = self.settings
         data = self.folder / "data"
@@ -257,26 +265,17 @@ class KafkaService(Service):
                              f"see {self.log_file}") from None
 
     def _create_topics(self) -> None:
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import NewTopic
+        """Every job's input and dead-letter topics, and the rules topic (one partition: read in order)."""
+        from streamsuite.topics import TopicError, create_topics
 
-        admin = self._admin()
-        existing = set(admin.list_topics(timeout=10).topics)
-        wanted = [
-            NewTopic(topic, num_partitions=job.partitions, replication_factor=1)
-            for job in JOBS.values()
-            for topic in (job.input_topic, job.dead_letter_topic)
-            if topic not in existing
-        ] + [NewTopic(job.rules_topic, num_partitions=1, replication_factor=1)
-             for job in JOBS.values() if job.rules_topic and job.rules_topic not in existing]
-        if not wanted:
-            return
-        for topic, future in admin.create_topics(wanted, operation_timeout=30).items():
-            try:
-                future.result(timeout=60)
-            except KafkaException as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise StackError(f"creating Kafka topic {topic} failed: {exc}") from None
+        existing = set(self._admin().list_topics(timeout=10).topics)
+        wanted = {topic: job.partitions for job in JOBS.values() for topic in (job.input_topic, job.dead_letter_topic)}
+        wanted.update({job.rules_topic: 1 for job in JOBS.values() if job.rules_topic})
+        try:
+            create_topics(self.settings.kafka_bootstrap, {t: n for t, n in wanted.items() if t not in existing},
+                          logger=quiet_kafka_logger())
+        except TopicError as exc:
+            raise StackError(str(exc)) from None
 
 
 class RedisService(Service):
@@ -370,16 +369,7 @@ class S3Service(Service):
         ]
 
     def client(self):
-        import boto3
-        from botocore.config import Config
-
-        s = self.settings
-        return boto3.client(
-            "s3", endpoint_url=s.s3_endpoint, aws_access_key_id=s.s3_access_key,
-            aws_secret_access_key=s.s3_secret_key, region_name="us-east-1",
-            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1},
-                          s3={"addressing_style": "path"}),
-        )
+        return self.settings.s3_client()
 
     def healthy(self) -> bool:
         try:
@@ -405,7 +395,7 @@ class S3Service(Service):
                     time.sleep(0.5)
 
 
-def _java() -> str:
+def java_binary() -> str:
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
@@ -436,14 +426,10 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except OSError:
-        return True
+    return process_state(pid) != "Z"
 
 
-def _owned_pid(service: Service) -> int | None:
+def owned_pid(service: Service) -> int | None:
     """The recorded PID if that process is alive and still ours (it runs in our folder)."""
     try:
         pid = int(service.pid_file.read_text().strip())
@@ -472,7 +458,7 @@ class ProcessGroup:
         to_start = []
         for service in self.services:
             service.folder.mkdir(parents=True, exist_ok=True)
-            if not _owned_pid(service):
+            if not owned_pid(service):
                 to_start.append(service)
                 self._check_ports(service)
         commands = [(service, service.command()) for service in to_start]
@@ -511,7 +497,7 @@ class ProcessGroup:
 
     def down(self) -> None:
         for service in reversed(self.services):
-            pid = _owned_pid(service)
+            pid = owned_pid(service)
             if pid is None:
                 service.pid_file.unlink(missing_ok=True)
                 continue
@@ -522,7 +508,7 @@ class ProcessGroup:
     def status(self) -> dict[str, str]:
         result = {}
         for service in self.services:
-            pid = _owned_pid(service)
+            pid = owned_pid(service)
             if pid is None:
                 result[service.name] = "stopped"
             elif service.healthy():

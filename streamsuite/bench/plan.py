@@ -12,6 +12,8 @@ from jobs.paths import project_root, run_dir
 from streamsuite.bench.arms import Arm, BenchError, JobBench
 from streamsuite.bench.workload import Workload
 from streamsuite.paths import portable
+from streamsuite.topics import create_topics
+
 
 METRICS_INTERVAL_MS = 500
 POLL_S = 0.25
@@ -48,19 +50,14 @@ class Plan:
 KEY_SAMPLE_SUFFIX = {1: "", 10: "0", 100: "00"}
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+def create_run_topics(bootstrap: str, names: list[str], partitions: int) -> None:
     """The run's topics, with time-based retention off.
 
     The generator stamps records with event times from 2024 (`DEFAULT_START_TIME_MS`); with the
     broker's default 7-day retention, the retention check (every 5 minutes) deletes such
     records whenever it runs, and a job that starts after it finds an empty topic.
     """
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = [NewTopic(t, partitions, 1, config={"retention.ms": "-1"}) for t in names]
-    for future in admin.create_topics(topics, operation_timeout=30).values():
-        future.result(timeout=60)
+    create_topics(bootstrap, {name: partitions for name in names}, config={"retention.ms": "-1"})
 
 
 def topics_named(bootstrap: str, fragment: str) -> list[str]:
@@ -99,12 +96,9 @@ def clean_up(plan: Plan, topics: list[str], redis_prefix: str, s3_prefix: str | 
         plan.say(f"    cleanup: Redis keys not deleted ({exc})")
     if s3_prefix:
         try:
-            import boto3
-
             from jobs.specs import COLD_BUCKET
 
-            s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint, aws_access_key_id=settings.s3_access_key,
-                              aws_secret_access_key=settings.s3_secret_key, region_name="us-east-1")
+            s3 = settings.s3_client()
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=COLD_BUCKET, Prefix=s3_prefix):
                 objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
                 if objects:

@@ -7,53 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.paths import run_dir
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _read_stat(path: str) -> tuple[str, list[str]] | None:
-    """(comm, the fields after it) of a /proc `stat` file, or None if the process or thread is gone.
-    The fields are numbered from `state` (0): ppid 1, utime 11, stime 12, rss 21."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
-    head, _, tail = text.rpartition(")")
-    return head.partition("(")[2], tail.split()
-
-
-def proc_table() -> dict[int, tuple[int, int, int, str]]:
-    """pid -> (ppid, utime+stime ticks, rss kB, comm) for every visible process."""
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        stat = _read_stat(f"/proc/{entry.name}/stat")
-        if stat is None:
-            continue
-        comm, fields = stat
-        try:
-            table[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21]) * PAGE_KB,
-                                      comm)
-        except (IndexError, ValueError):
-            continue
-    return table
-
-
-def process_tree(roots: list[int], table: dict[int, tuple[int, int, int, str]]) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, *_rest) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found, todo = set(), [r for r in roots if r in table]
-    while todo:
-        pid = todo.pop()
-        if pid in found:
-            continue
-        found.add(pid)
-        todo += children.get(pid, [])
-    return found
+from streamsuite.procfs import CLK_TCK, process_table, process_tree, read_stat
 
 
 def stack_pids() -> dict[str, int]:
@@ -87,7 +41,7 @@ def thread_ticks(pid: int) -> dict[str, int]:
     except OSError:
         return ticks
     for tid in entries:
-        stat = _read_stat(f"/proc/{pid}/task/{tid}/stat")
+        stat = read_stat(f"/proc/{pid}/task/{tid}/stat")
         if stat is None:
             continue
         name, fields = stat
@@ -122,7 +76,7 @@ class ProcessMeter:
         return comm
 
     def sample(self) -> CpuSample:
-        table = proc_table()
+        table = process_table()
         rss: dict[str, int] = {}
         for pid in process_tree([self.job_pid], table):
             self._job_ticks[pid] = table[pid][1]

@@ -15,14 +15,15 @@ from jobs.paths import project_root
 from streamsuite.bench.arms import Arm, BenchError
 from streamsuite.bench.plan import (CHECKPOINT_TIMEOUT_S, IDLE_S, KEY_SAMPLE_SUFFIX, KeyspaceNotifications, POLL_S,
                                     Plan, STALL_S, START_TIMEOUT_S, TAIL_QUIET_S, TAIL_TIMEOUT_S, arm_command,
-                                    clean_up, create_topics, progress_file, read_progress, topics_named)
-from streamsuite.bench.proc import CLK_TCK, CpuSample, ProcessMeter, proc_table
+                                    clean_up, create_run_topics, progress_file, read_progress, topics_named)
+from streamsuite.bench.proc import CpuSample, ProcessMeter
 from streamsuite.bench.receiver import receiver_main
 from streamsuite.bench.rest import Rest, TIME_METRICS, free_port, vertex_label
 from streamsuite.bench.stats import dist, formatted
 from streamsuite.bench.workload import publish
 from streamsuite.loadgen import producer_main
 from streamsuite.paths import portable
+from streamsuite.procfs import CLK_TCK, process_table
 
 
 def window_rate(samples: list[tuple[float, float, CpuSample]], total: int) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def run_arm(plan: Plan, arm: Arm, round_no: int) -> dict[str, Any]:
     backlog = plan.backlog.get(arm.kind, plan.backlog["ours"])
     result: dict[str, Any] = {"round": round_no, "run_id": run_id, "backlog_events": backlog,
                               "keys": plan.workload.keys_in(backlog)}
-    create_topics(settings.kafka_bootstrap, list(topics.values()), 4)
+    create_run_topics(settings.kafka_bootstrap, list(topics.values()), 4)
     t0 = time.monotonic()
     publish(settings.kafka_bootstrap, topics["input"], plan.workload.records[:backlog],
             plan.workload.times_ms[:backlog], arm.kind == "sql", job)
@@ -278,7 +279,7 @@ def _diagnose(rest: Rest, jid: str) -> str:
 
 def _harness_ticks(receiver_pid: int) -> int:
     """CPU ticks of the harness itself: this process and the latency receiver."""
-    table = proc_table()
+    table = process_table()
     return sum(table[pid][1] for pid in (os.getpid(), receiver_pid) if pid in table)
 
 

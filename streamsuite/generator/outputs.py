@@ -9,6 +9,8 @@ from typing import Any, Iterable, Iterator
 
 from streamsuite.generator.base import BROKER_TIMEOUT_S, DELIVERY_TIMEOUT_MS
 from streamsuite.stack import quiet_kafka_logger
+from streamsuite.topics import TopicError, create_topics, kafka_reason
+
 
 _LENGTH = struct.Struct(">I")
 
@@ -70,11 +72,6 @@ class FileOutput:
         self._partial.unlink(missing_ok=True)
 
 
-def _kafka_reason(exc: Exception) -> str:
-    error = exc.args[0] if exc.args else exc
-    return error.str() if hasattr(error, "str") else str(error)
-
-
 class KafkaOutput:
     """Idempotent keyed producer: per-key order is kept because a key always goes to one partition."""
 
@@ -95,24 +92,17 @@ class KafkaOutput:
         try:
             metadata = self._producer.list_topics(timeout=timeout_s)
         except KafkaException as exc:
-            reason = _kafka_reason(exc)
+            reason = kafka_reason(exc)
             raise OutputError(f"cannot reach Kafka at {bootstrap} within {timeout_s:g} s ({reason})") from None
         if topic not in metadata.topics:
             self._create_topic(partitions, timeout_s, logger)
 
     def _create_topic(self, partitions: int, timeout_s: float, logger: logging.Logger) -> None:
-        from confluent_kafka import KafkaError, KafkaException
-        from confluent_kafka.admin import AdminClient, NewTopic
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": logger})
-        futures = admin.create_topics([NewTopic(self.topic, num_partitions=partitions, replication_factor=-1)],
-                                      operation_timeout=timeout_s, request_timeout=timeout_s)
         try:
-            futures[self.topic].result(timeout=timeout_s)
-        except KafkaException as exc:
-            if exc.args and getattr(exc.args[0], "code", lambda: None)() == KafkaError.TOPIC_ALREADY_EXISTS:
-                return
-            raise OutputError(f"cannot create topic {self.topic} on {self.bootstrap}: {_kafka_reason(exc)}") from None
+            create_topics(self.bootstrap, {self.topic: partitions}, replication_factor=-1, timeout_s=timeout_s,
+                          logger=logger)
+        except TopicError as exc:
+            raise OutputError(f"cannot create topic {self.topic} on {self.bootstrap}: {exc.reason}") from None
 
     def _on_delivery(self, error: Any, _message: Any) -> None:
         if error is None:

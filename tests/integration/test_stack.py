@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from jobs.specs import BUCKETS, JOBS
-from streamsuite.stack import Stack, StackError, StackSettings, _owned_pid
+from streamsuite.stack import Stack, StackError, StackSettings, owned_pid
 
 pytestmark = pytest.mark.integration
 
@@ -72,9 +72,9 @@ def test_every_service_listens_on_loopback_only(stack):
 
 
 def test_up_again_is_a_no_op(stack):
-    before = {s.name: _owned_pid(s) for s in stack.services}
+    before = {s.name: owned_pid(s) for s in stack.services}
     stack.up()
-    assert {s.name: _owned_pid(s) for s in stack.services} == before
+    assert {s.name: owned_pid(s) for s in stack.services} == before
 
 
 def test_taken_port_is_reported_clearly(tmp_path, monkeypatch, stack):
@@ -100,7 +100,7 @@ def test_down_stops_exactly_the_recorded_processes(tmp_path, monkeypatch):
                                          s3_port=18433, s3_internal_base_port=24330), say=lambda line: None)
     try:
         other.up()
-        pids = {s.name: _owned_pid(s) for s in other.services}
+        pids = {s.name: owned_pid(s) for s in other.services}
         assert all(pids.values()), pids
     finally:
         other.down()

@@ -2,11 +2,12 @@
 import os
 
 from streamsuite.bench.arms import JOBS, arms_for
-from streamsuite.bench.proc import CLK_TCK, CpuSample, ProcessMeter
+from streamsuite.bench.proc import CpuSample, ProcessMeter
 from streamsuite.bench.report import markdown
 from streamsuite.bench.round import window_rate
 from streamsuite.bench.stats import dist, percentile
 from streamsuite.bench.summary import bottleneck, ratios, summarize, targets
+from streamsuite.procfs import CLK_TCK
 
 
 def test_percentile_and_dist():

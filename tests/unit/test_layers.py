@@ -62,3 +62,17 @@ def test_the_jobs_modules_import_each_other_without_a_circle():
 
     for name in sorted(edges):
         visit(name)
+
+
+def test_no_module_imports_a_private_name_of_another():
+    """A name with a leading underscore is its module's own; another module that needs it needs it public."""
+    project = ("jobs", "udfs", "streamsuite", "tests", "benchmarks")
+    offending = []
+    for folder in project:
+        for path in modules(folder):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in project
+                        and not node.module.endswith("_pb2")):
+                    offending += [f"{path.relative_to(ROOT)}:{node.lineno} imports {node.module}.{alias.name}"
+                                  for alias in node.names if alias.name.startswith("_")]
+    assert not offending, "\n".join(offending)
