@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +22,7 @@ from typing import Callable
 
 from jobs.paths import jars_dir, run_dir
 from jobs.specs import BUCKETS, JOBS
-from streamsuite.procfs import process_state
+from streamsuite.processes import last_line, log_tail, owned_pid, port_free, stop_pid
 
 
 class StackError(RuntimeError):
@@ -222,7 +220,7 @@ class KafkaService(Service):
                 capture_output=True, text=True, timeout=120,
             )
             if result.returncode != 0:
-                raise StackError(f"formatting Kafka storage in {data} failed: {_last_line(result.stderr or result.stdout)}")
+                raise StackError(f"formatting Kafka storage in {data} failed: {last_line(result.stderr or result.stdout)}")
         return [
             java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
@@ -404,45 +402,6 @@ def java_binary() -> str:
     return java
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return process_state(pid) != "Z"
-
-
-def owned_pid(service: Service) -> int | None:
-    """The recorded PID if that process is alive and still ours (it runs in our folder)."""
-    try:
-        pid = int(service.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    if not pid_alive(pid):
-        return None
-    try:
-        return pid if Path(os.readlink(f"/proc/{pid}/cwd")) == service.folder else None
-    except OSError:
-        return pid
-
-
 @dataclass
 class ProcessGroup:
     """Services started together (health-checked, provisioned) and stopped together by PID."""
@@ -478,7 +437,7 @@ class ProcessGroup:
 
     def _check_ports(self, service: Service) -> None:
         for role, port in service.ports().items():
-            if not _port_free(self.settings.host, port):
+            if not port_free(self.settings.host, port):
                 hint = service.port_hint(role)
                 raise StackError(f"port {port} ({service.name} {role}) on {self.settings.host} is taken by another "
                                  f"process; stop it or choose another port with {hint}")
@@ -489,7 +448,7 @@ class ProcessGroup:
             if process is not None and process.poll() is not None:
                 service.pid_file.unlink(missing_ok=True)
                 raise StackError(f"{service.name} exited with code {process.returncode} while starting; "
-                                 f"see {service.log_file}: {_last_line(_tail(service.log_file))}")
+                                 f"see {service.log_file}: {last_line(log_tail(service.log_file))}")
             if time.monotonic() > deadline:
                 raise StackError(f"{service.name} did not answer within {service.startup_timeout_s:.0f} s; "
                                  f"see {service.log_file}")
@@ -528,34 +487,3 @@ class Stack(ProcessGroup):
             RedisService("redis", self.settings, startup_timeout_s=30),
             S3Service("s3", self.settings, startup_timeout_s=90),
         ]
-
-
-def stop_pid(pid: int, timeout_s: float = 20.0) -> None:
-    """SIGTERM the process group we started, then SIGKILL if it does not exit in time."""
-    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                _reap(pid)
-                return
-            time.sleep(0.1)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def _tail(path: Path, limit: int = 4000) -> str:
-    try:
-        return path.read_bytes()[-limit:].decode(errors="replace")
-    except OSError:
-        return ""

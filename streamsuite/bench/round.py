@@ -121,7 +121,7 @@ def run_arm(plan: Plan, arm: Arm, round_no: int) -> dict[str, Any]:
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=project_root(), stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-    from streamsuite.stack import stop_pid
+    from streamsuite.processes import stop_pid
 
     try:
         result.update(_measure(plan, arm, process, Rest(port), topics, run_id, backlog, log_path))

@@ -36,7 +36,8 @@ from streamsuite.generator import generate
 from streamsuite.localrun import job_args
 from streamsuite.paths import portable
 from streamsuite.rules import publish_updates
-from streamsuite.stack import ProcessGroup, Stack, StackSettings, owned_pid
+from streamsuite.processes import owned_pid
+from streamsuite.stack import ProcessGroup, Stack, StackSettings
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
 from tests.kafka_helpers import fresh_topics, read_topic

@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from jobs.specs import BUCKETS, JOBS
-from streamsuite.stack import Stack, StackError, StackSettings, owned_pid
+from streamsuite.processes import owned_pid, pid_alive
+from streamsuite.stack import Stack, StackError, StackSettings
 
 pytestmark = pytest.mark.integration
 
@@ -93,8 +94,6 @@ def test_non_loopback_host_is_refused():
 
 
 def test_down_stops_exactly_the_recorded_processes(tmp_path, monkeypatch):
-    from streamsuite.stack import pid_alive
-
     monkeypatch.setenv("STREAMSUITE_RUN_DIR", str(tmp_path))
     other = Stack(StackSettings.from_env(kafka_port=19292, kafka_controller_port=19293, redis_port=16479,
                                          s3_port=18433, s3_internal_base_port=24330), say=lambda line: None)
