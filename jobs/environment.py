@@ -112,7 +112,8 @@ def jars_to_ship(jars: Sequence[Path]) -> list[Path]:
 def connector_jars() -> list[Path]:
     jars = job_jars()
     if not jars:
-        raise SetupError(f"{flink_lib_dir() / KAFKA_CONNECTOR_JARS} is missing; run `streamsuite jars` (or `make setup`) first")
+        raise SetupError(f"{flink_lib_dir() / KAFKA_CONNECTOR_JARS} is missing; "
+                         "run `streamsuite jars` (or `make setup`) first")
     return jars
 
 

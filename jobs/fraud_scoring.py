@@ -28,7 +28,8 @@ from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, Va
 
 from jobs import cli, cold_sink, decoding, kafka, streams
 from jobs.config import JobConfig
-from jobs.operators import DEAD_LETTERS, HotResultFunction, dead_letter_bytes, keyed_operator_sinks, now_ms, subtask_index
+from jobs.operators import (DEAD_LETTERS, HotResultFunction, dead_letter_bytes, keyed_operator_sinks, now_ms,
+                            subtask_index)
 from jobs.specs import FRAUD, SCORE_FEATURES
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, ScoredTransaction, Transaction, alert_hot_record,
