@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamsuite.paths import portable, run_dir  # noqa: E402
+from jobs.paths import run_dir  # noqa: E402
+from streamsuite.paths import portable  # noqa: E402
 
 
 def worktree(rev: str) -> Path:

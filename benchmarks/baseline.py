@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from jobs import runtime
+from jobs.environment import connector_jars, prepare_process_environment
+from jobs.paths import run_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -14,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--rest-port", type=int, default=8081)
     parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
-    parser.add_argument("--checkpoint-dir", default=(runtime.run_dir() / "checkpoints" / name).as_uri())
+    parser.add_argument("--checkpoint-dir", default=(run_dir() / "checkpoints" / name).as_uri())
     parser.add_argument("--metrics-interval-ms", type=int, default=10000)
 
 
@@ -32,10 +33,11 @@ def configuration(args: argparse.Namespace, name: str, **extra: str):
     """The arm's Flink configuration: hashmap state, no restarts, its REST port; `extra` on top."""
     from pyflink.common import Configuration
 
+    prepare_process_environment()
     conf = Configuration()
     for key, value in {
         "pipeline.name": name,
-        "pipeline.jars": ";".join(j.as_uri() for j in runtime.connector_jars()),
+        "pipeline.jars": ";".join(j.as_uri() for j in connector_jars()),
         "parallelism.default": str(args.parallelism),
         "execution.checkpointing.interval": f"{args.checkpoint_interval_ms} ms",
         "execution.checkpointing.dir": args.checkpoint_dir,

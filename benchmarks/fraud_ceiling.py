@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-import baseline  # this folder; it imports jobs.runtime, which sets FLINK_HOME, PATH and logging first
+import baseline  # this folder; its configuration() sets FLINK_HOME, PATH and logging before the JVM starts
 
 
 def card_and_time(value):
@@ -31,7 +31,7 @@ def build(args):
 
     from jobs.config import defaults, load
     from jobs.hot_sink import HOT_ROW_TYPE, redis_hot_sink
-    from jobs.runtime import now_ms
+    from jobs.operators import now_ms
 
     class CountPerCard(KeyedProcessFunction):
         def __init__(self, prefix):

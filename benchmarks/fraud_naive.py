@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-import baseline  # this folder; it imports jobs.runtime, which sets FLINK_HOME, PATH and logging first
+import baseline  # this folder; its configuration() sets FLINK_HOME, PATH and logging before the JVM starts
 
 
 def decode(value):

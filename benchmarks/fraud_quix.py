@@ -7,7 +7,7 @@ model, `CardProfile` as JSON in keyed state, the same hot records) on Quix Strea
   `udfs.events` exactly as our job does (`udfs.codec.decode` = `unframe` + `FromString`, then
   the event rules); messages that fail are skipped and counted (our job dead-letters them;
   this arm has no dead-letter topic, no S3 cold path and no lateness check);
-* state: the Kafka message key is the card id (`streamsuite.generator.state_key`), so Quix's
+* state: the Kafka message key is the card id (`streamsuite.generator.base.state_key`), so Quix's
   per-message-key state is per card, in RocksDB under --state-dir with a changelog topic
   (`changelog__<group>--<topic>--default`, created by Quix; delete it with the input topic);
 * guarantee: `processing_guarantee="exactly-once"`, a checkpoint every --commit-interval
@@ -193,7 +193,7 @@ def build_app(args: argparse.Namespace, counters: Counters) -> Application:
     def score(tx: Transaction, state) -> tuple[HotRecord, ...]:
         scored, profile = scorer.score(tx, CardProfile.from_json(state.get(PROFILE)))
         state.set(PROFILE, profile.to_json())
-        # Stamped once the state is updated, like our job's keyed operator (runtime.now_ms()).
+        # Stamped once the state is updated, like our job's keyed operator (jobs.operators.now_ms()).
         card = card_hot_record(scored, prefix, int(time.time() * 1000))
         if not scorer.is_alert(scored):
             return (card,)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import baseline  # this folder; it imports jobs.runtime, which sets FLINK_HOME, PATH and logging first
+import baseline  # this folder; its configuration() sets FLINK_HOME, PATH and logging before the JVM starts
 
 QUERY = """
 INSERT INTO card_features

@@ -24,8 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamsuite.bench import CLK_TCK, _proc_table, _tree, stack_pids  # noqa: E402
-from streamsuite.paths import portable, run_dir  # noqa: E402
+from streamsuite.bench.proc import stack_pids  # noqa: E402
+from streamsuite.procfs import CLK_TCK, process_table, process_tree  # noqa: E402
+from jobs.paths import run_dir  # noqa: E402
+from streamsuite.paths import portable  # noqa: E402
 
 
 class GcClock(threading.Thread):
@@ -53,13 +55,13 @@ def sample(bench_pid: int, out: list, stop: threading.Event) -> None:
     stack = stack_pids()
     gc_clock = None
     while not stop.is_set():
-        table = _proc_table()
-        tree = _tree([bench_pid], table)
+        table = process_table()
+        tree = process_tree([bench_pid], table)
         clients = [p for p in tree if table[p][0] == bench_pid
                    and any(table[c][0] == p and table[c][3] == "java" for c in tree)]
-        job_tree = _tree(clients, table) if clients else set()
+        job_tree = process_tree(clients, table) if clients else set()
         harness = tree - job_tree - ({gc_clock.process.pid} if gc_clock else set())
-        stack_ticks = {name: sum(table[p][1] for p in _tree([pid], table)) for name, pid in stack.items()}
+        stack_ticks = {name: sum(table[p][1] for p in process_tree([pid], table)) for name, pid in stack.items()}
         jvm = next((p for p in job_tree if table[p][3] == "java"), None)
         if jvm and gc_clock is None:
             gc_clock = GcClock(jvm)

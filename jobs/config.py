@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from jobs.secrets import SECRET_KEYS, SecretError, redact_url, reference
-from jobs.topology import COLD_BUCKET, JOBS
-from streamsuite.paths import run_dir
+from jobs.specs import COLD_BUCKET, JOBS
+from jobs.paths import run_dir
 
 ENV_PREFIX = "STREAMSUITE_"
 
@@ -194,15 +194,15 @@ class JobConfig:
 
 
 def defaults(job: str, model: Any) -> JobConfig:
-    """The defaults of a job: topics and prefixes from the shared topology."""
-    topo = JOBS[job]
+    """The defaults of a job: topics and prefixes from its spec (`jobs.specs`)."""
+    spec = JOBS[job]
     return JobConfig(
         job=job,
-        kafka=KafkaConfig(input_topic=topo.input_topic, dead_letter_topic=topo.dead_letter_topic,
+        kafka=KafkaConfig(input_topic=spec.input_topic, dead_letter_topic=spec.dead_letter_topic,
                           group_id=f"streamsuite-{job}"),
         redis=RedisConfig(key_prefix=job),
         runtime=RuntimeConfig(job_name=f"streamsuite-{job}"),
-        rules=RulesConfig(topic=topo.rules_topic),
+        rules=RulesConfig(topic=spec.rules_topic),
         model=model,
     )
 

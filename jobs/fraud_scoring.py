@@ -26,9 +26,11 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedBroadcastProcessFunction, OutputTag, TimeDomain
 from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor
 
-from jobs import runtime
+from jobs import cli, cold_sink, decoding, kafka, streams
 from jobs.config import JobConfig
-from jobs.operators import DEAD_LETTERS, HotResultFunction, dead_letter_bytes, subtask_index
+from jobs.operators import (DEAD_LETTERS, HotResultFunction, dead_letter_bytes, keyed_operator_sinks, now_ms,
+                            subtask_index)
+from jobs.specs import FRAUD, SCORE_FEATURES
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
 from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, ScoredTransaction, Transaction, alert_hot_record,
                         card_hot_record)
@@ -36,21 +38,9 @@ from udfs.fraud_rules import RuleBook, RuleSet, RuleSetCache, RuleSetScorer, hol
 from udfs.codec import unframe
 from udfs.events import event_date
 
-FEATURES = ("velocity_1m", "velocity_1h", "small_amounts_10m", "amount_z", "travel_km", "travel_speed_kmh",
-            "new_country", "new_merchant", "high_risk_mcc", "history")
-SCORE_COLUMNS = runtime.columns(
-    ("transaction_id", "STRING"), ("card_id", "STRING"), ("event_time_ms", "BIGINT"), ("sequence", "BIGINT"),
-    ("amount_minor", "BIGINT"), ("merchant_id", "STRING"), ("merchant_category", "STRING"), ("country", "STRING"),
-    ("score", "DOUBLE"), ("reasons", "STRING"), ("alert", "BOOLEAN"), ("version", "BIGINT"),
-    ("rules_version", "BIGINT"), *((f, "DOUBLE") for f in FEATURES),
-    # The shadow rule set in force, if any (-1: none), and what it would have decided.
-    ("shadow_rules_version", "BIGINT"), ("shadow_score", "DOUBLE"), ("shadow_reasons", "STRING"),
-    ("shadow_alert", "BOOLEAN"), ("dt", "STRING"))
-ALERT_COLUMNS = runtime.columns(
-    ("alert_id", "STRING"), ("card_id", "STRING"), ("transaction_id", "STRING"), ("event_time_ms", "BIGINT"),
-    ("sequence", "BIGINT"), ("score", "DOUBLE"), ("reasons", "STRING"), ("rules_version", "BIGINT"),
-    ("dt", "STRING"))
-ALERTS = OutputTag("alerts", ALERT_COLUMNS.row_type())
+SPEC = FRAUD
+SCORES, ALERT_TABLE = SPEC.cold("scores"), SPEC.cold("alerts")
+ALERTS = OutputTag("alerts", ALERT_TABLE.columns.row_type())
 NO_SHADOW = -1
 # The book in the broadcast state, under one key; each instance applies the same rules records in
 # the same order, so all hold the same book.
@@ -67,7 +57,7 @@ def score_row(s: ScoredTransaction, alert: bool, shadow: ScoredTransaction | Non
     tx = s.transaction
     return Row(tx.transaction_id, tx.card_id, tx.event_time_ms, tx.sequence, tx.amount_minor, tx.merchant_id,
                tx.merchant_category, tx.country, s.score, ",".join(s.reasons), alert, s.version, s.rules_version,
-               *(float(s.features[f]) for f in FEATURES),
+               *(float(s.features[f]) for f in SCORE_FEATURES),
                shadow.rules_version if shadow else NO_SHADOW, shadow.score if shadow else 0.0,
                ",".join(shadow.reasons) if shadow else "", shadow_alert, event_date(tx.event_time_ms))
 
@@ -178,7 +168,7 @@ class ScoreTransactions(HotResultFunction):
         scored, alert, shadow_scored, shadow_alert, profile = self.scoring.score(
             tx, CardProfile.from_json(self.profile.value()), active, shadow)
         self.later(self.profile.update, profile.to_json())
-        self.hot(card_hot_record(scored, self.prefix, runtime.now_ms()))
+        self.hot(card_hot_record(scored, self.prefix, now_ms()))
         row = score_row(scored, alert, shadow_scored, shadow_alert)
         if not alert:
             return [row]
@@ -188,20 +178,20 @@ class ScoreTransactions(HotResultFunction):
 
 
 def build(env, config: JobConfig) -> None:
-    decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "CardTransaction")
+    decoded = decoding.decode(kafka.input_bytes(env, config), config, SPEC.event_type)
     events, refused_rules = decoded.events, []
     if config.rules.enabled:
-        held = (decoded.events.connect(runtime.kafka_rules_bytes(env, config).broadcast(RULES_STATE))
+        held = (decoded.events.connect(kafka.rules_bytes(env, config).broadcast(RULES_STATE))
                 .process(HoldForRules(config), output_type=Types.ROW([Types.STRING(), RULED_EVENT]))
-                .name("hold-for-rules").uid("fraud-hold-for-rules"))
-        events, refused_rules = runtime.keyed_in_the_jvm(held, RULED_EVENT), [runtime.side_output(held, DEAD_LETTERS)]
+                .name("hold-for-rules").uid(SPEC.uid("hold-for-rules")))
+        events, refused_rules = streams.keyed_in_the_jvm(held, RULED_EVENT), [streams.side_output(held, DEAD_LETTERS)]
     scored = (events
-              .process(ScoreTransactions(config), output_type=SCORE_COLUMNS.row_type())
-              .name("score").uid("fraud-score"))
-    runtime.keyed_operator_sinks(scored, decoded, config, *refused_rules)
-    cold = runtime.ColdSink(env, config)
-    cold.add("scores", scored, SCORE_COLUMNS)
-    cold.add("alerts", runtime.side_output(scored, ALERTS), ALERT_COLUMNS)
+              .process(ScoreTransactions(config), output_type=SCORES.columns.row_type())
+              .name(SPEC.operator).uid(SPEC.uid(SPEC.operator)))
+    keyed_operator_sinks(scored, decoded, config, *refused_rules)
+    cold = cold_sink.ColdSink(env, config)
+    cold.add(SCORES, scored)
+    cold.add(ALERT_TABLE, streams.side_output(scored, ALERTS))
     cold.attach()
 
 
@@ -210,7 +200,7 @@ def default_model() -> FraudModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return runtime.run_job("fraud", "jobs.fraud_scoring", default_model(), build, argv)
+    return cli.run_job(SPEC, default_model(), build, argv)
 
 
 if __name__ == "__main__":

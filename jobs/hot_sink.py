@@ -11,6 +11,7 @@ from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag
 
 from jobs.config import JobConfig
+from jobs.environment import SetupError
 from udfs.hot import HotRecord
 
 # The layout io.streamsuite.redis.HotUpsert reads, field by field.
@@ -39,8 +40,6 @@ def redis_hot_sink(stream, config: JobConfig, name: str = "redis-hot") -> None:
             r.retry_max_ms, r.max_outage_ms, r.timeout_ms)
         sink = jvm.io.streamsuite.redis.RedisHotSink(options)
     except TypeError as exc:
-        from jobs.runtime import SetupError
-
         raise SetupError("the Redis hot sink jar (streamsuite-redis-sink) is not on the class path; "
                          "run `streamsuite jars` (or `make setup`)") from exc
     stream.sink_to(Sink(sink)).name(name).uid(f"{config.job}-{name}")

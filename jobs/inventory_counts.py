@@ -19,9 +19,10 @@ import sys
 from pyflink.common import Row
 from pyflink.datastream import OutputTag
 
-from jobs import runtime
+from jobs import cli, cold_sink, decoding, kafka, streams
 from jobs.config import JobConfig
-from jobs.operators import DEAD_LETTERS, TimedStateFunction
+from jobs.operators import DEAD_LETTERS, TimedStateFunction, keyed_operator_sinks
+from jobs.specs import INVENTORY
 from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
 from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
                             Movement, Oversell, StockKeeper, StockState, WindowClosed, alert_hot_record,
@@ -29,15 +30,9 @@ from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, 
 from udfs.codec import unframe
 from udfs.events import event_date
 
-LEVEL_COLUMNS = runtime.columns(
-    ("store_id", "STRING"), ("sku", "STRING"), ("on_hand", "BIGINT"), ("reserved", "BIGINT"),
-    ("available", "BIGINT"), ("version", "BIGINT"), ("event_time_ms", "BIGINT"), ("oversold", "BOOLEAN"),
-    ("dt", "STRING"))
-WINDOW_COLUMNS = runtime.columns(
-    ("store_id", "STRING"), ("sku", "STRING"), ("window_start_ms", "BIGINT"), ("window_end_ms", "BIGINT"),
-    ("sales_qty", "BIGINT"), ("sales_count", "BIGINT"), ("returns_qty", "BIGINT"), ("restock_qty", "BIGINT"),
-    ("dt", "STRING"))
-WINDOWS = OutputTag("windows", WINDOW_COLUMNS.row_type())
+SPEC = INVENTORY
+LEVELS, WINDOW_TABLE = SPEC.cold("levels"), SPEC.cold("windows")
+WINDOWS = OutputTag("windows", WINDOW_TABLE.columns.row_type())
 
 
 class CountStock(TimedStateFunction):
@@ -78,19 +73,19 @@ class CountStock(TimedStateFunction):
 
 
 def build(env, config: JobConfig) -> None:
-    decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "InventoryMovement")
+    decoded = decoding.decode(kafka.input_bytes(env, config), config, SPEC.event_type)
     levels = (decoded.events
-              .process(CountStock(config), output_type=LEVEL_COLUMNS.row_type())
-              .name("count-stock").uid("inventory-count-stock"))
-    runtime.keyed_operator_sinks(levels, decoded, config)
-    cold = runtime.ColdSink(env, config)
-    cold.add("levels", levels, LEVEL_COLUMNS)
-    cold.add("windows", runtime.side_output(levels, WINDOWS), WINDOW_COLUMNS)
+              .process(CountStock(config), output_type=LEVELS.columns.row_type())
+              .name(SPEC.operator).uid(SPEC.uid(SPEC.operator)))
+    keyed_operator_sinks(levels, decoded, config)
+    cold = cold_sink.ColdSink(env, config)
+    cold.add(LEVELS, levels)
+    cold.add(WINDOW_TABLE, streams.side_output(levels, WINDOWS))
     cold.attach()
 
 
 def main(argv: list[str] | None = None) -> int:
-    return runtime.run_job("inventory", "jobs.inventory_counts", InventoryModel(), build, argv)
+    return cli.run_job(SPEC, InventoryModel(), build, argv)
 
 
 if __name__ == "__main__":

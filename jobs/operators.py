@@ -1,21 +1,27 @@
-"""Flink operators shared by the jobs: thin adapters around the `udfs` cores."""
+"""The keyed operator base of every job, thin adapters around the `udfs` cores, and its sinks."""
 from __future__ import annotations
 
-from pyflink.common import Row, Types
-from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
+import time
+
+from pyflink.common import Types
+from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.hot_sink import HOT, hot_row
-from jobs.runtime import now_ms
-from udfs.codec import DecodeError
+from jobs.config import JobConfig
+from jobs.hot_sink import HOT, hot_row, redis_hot_sink
+from jobs.kafka import dead_letter_sink
+from jobs.streams import side_output
 from udfs.deadletters import dead_letter
-from udfs.events import EVENT_TYPES, check_event_time
 from udfs.hot import HotRecord
 
 
 # Dead letters of the keyed operators (processing errors, late events), beside decode's.
 DEAD_LETTERS = OutputTag("keyed-dead-letters", Types.PRIMITIVE_ARRAY(Types.BYTE()))
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def dead_letter_bytes(payload: bytes, reason: str, source_topic: str, job: str, event_time_ms: int = 0) -> bytes:
@@ -40,42 +46,6 @@ def subtask_index(runtime_context: RuntimeContext) -> int:
         return j_context.getTaskInfo().getIndexOfThisSubtask()
     return runtime_context.get_index_of_this_subtask()
 
-
-class DecodeEvents(ProcessFunction):
-    """Bytes -> Row(key, (key, event_time_ms, bytes)), or a DeadLetter on the side output.
-
-    Never raises. An event time more than `max_skew_ms` ahead of its Kafka record timestamp is
-    invalid: it would move its key's windows and the watermark to a future no other event has.
-    The bytes go on as they came (raw or Schema Registry framed); the keyed
-    operator parses them again (`udfs.codec.decode`, ~0.4 µs with upb), which is cheaper
-    than carrying a decoded row across the JVM boundary. Only dead letters are counted here:
-    the records in are Flink's own `numRecordsIn` of this operator, counted in the JVM, so a
-    valid event makes no metric call into the JVM (Python gauges, the other way to spare it,
-    are read by the metric reporter's thread, which in thread mode took the GIL of an
-    interpreter being shut down with its job and crashed the TaskManager).
-    """
-
-    def __init__(self, event_type: str, source_topic: str, job: str, dead_letter_tag, max_skew_ms: int):
-        self.event_type_name = event_type
-        self.source_topic = source_topic
-        self.job = job
-        self.dead_letter_tag = dead_letter_tag
-        self.max_skew_ms = max_skew_ms
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.event_type = EVENT_TYPES[self.event_type_name]
-        metrics = runtime_context.get_metrics_group().add_group("streamsuite")
-        self.dead_lettered = metrics.counter("events_dead_lettered")
-
-    def process_element(self, value, ctx):
-        try:
-            event = self.event_type.parse(value)
-            check_event_time(event.event_time_ms, ctx.timestamp(), self.max_skew_ms)
-        except DecodeError as exc:
-            self.dead_lettered.inc()
-            return [(self.dead_letter_tag, dead_letter_bytes(value, str(exc), self.source_topic, self.job))]
-        key = self.event_type.key(event)
-        return [Row(key, (key, event.event_time_ms, value))]
 
 
 class HotResultFunction(KeyedProcessFunction):
@@ -212,3 +182,11 @@ class TimedStateFunction(HotResultFunction):
         """A late event, counted, as a dead letter with its reason."""
         self.late.inc()
         return dead_letter_bytes(payload, f"late: {reason}", self.source_topic, self.job, event_time_ms)
+
+
+def keyed_operator_sinks(keyed, decoded, config: JobConfig, *more_dead_letters) -> None:
+    """What every keyed operator (a `HotResultFunction`) emits besides its own rows:
+    its hot rows to the JVM Redis sink, and its dead letters with decode's (and any others the job
+    has) to the dead-letter topic."""
+    redis_hot_sink(side_output(keyed, HOT), config)
+    dead_letter_sink(config, decoded.dead_letters, side_output(keyed, DEAD_LETTERS), *more_dead_letters)

@@ -18,15 +18,17 @@ import sys
 
 from pyflink.common import Row
 
-from jobs import runtime
+from jobs import cli, cold_sink, decoding, kafka
 from jobs.config import JobConfig
-from jobs.operators import DEAD_LETTERS, TimedStateFunction
+from jobs.operators import DEAD_LETTERS, TimedStateFunction, keyed_operator_sinks
+from jobs.specs import MAINTENANCE
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
 from udfs.codec import unframe
-from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
+from udfs.maintenance import (Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
                               MaintenanceModel, Reading, WindowFeatures, alert_hot_record, health_hot_record)
 
-FEATURES = runtime.columns(*FEATURE_COLUMNS)
+SPEC = MAINTENANCE
+FEATURES = SPEC.cold("features")
 
 
 class MonitorMachine(TimedStateFunction):
@@ -57,18 +59,18 @@ class MonitorMachine(TimedStateFunction):
 
 
 def build(env, config: JobConfig) -> None:
-    decoded = runtime.decode(runtime.kafka_bytes(env, config), config, "SensorReading")
+    decoded = decoding.decode(kafka.input_bytes(env, config), config, SPEC.event_type)
     features = (decoded.events
-              .process(MonitorMachine(config), output_type=FEATURES.row_type())
-              .name("monitor-machine").uid("maintenance-monitor-machine"))
-    runtime.keyed_operator_sinks(features, decoded, config)
-    cold = runtime.ColdSink(env, config)
-    cold.add("features", features, FEATURES)
+              .process(MonitorMachine(config), output_type=FEATURES.columns.row_type())
+              .name(SPEC.operator).uid(SPEC.uid(SPEC.operator)))
+    keyed_operator_sinks(features, decoded, config)
+    cold = cold_sink.ColdSink(env, config)
+    cold.add(FEATURES, features)
     cold.attach()
 
 
 def main(argv: list[str] | None = None) -> int:
-    return runtime.run_job("maintenance", "jobs.predictive_maintenance", MaintenanceModel(), build, argv)
+    return cli.run_job(SPEC, MaintenanceModel(), build, argv)
 
 
 if __name__ == "__main__":

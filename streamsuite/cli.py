@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from streamsuite.paths import jars_dir, project_root
+from jobs.paths import jars_dir, project_root
 
 
 class UserError(Exception):

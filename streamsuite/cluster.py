@@ -22,9 +22,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from streamsuite.paths import project_root, run_dir
-from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, _java
-from streamsuite.versions import pinned_versions
+from jobs.paths import job_jars, project_root, run_dir
+from streamsuite.stack import ProcessGroup, Service, StackError, StackSettings, java_binary
 
 
 def flink_home() -> Path:
@@ -74,12 +73,12 @@ def lib_dir() -> Path:
     Metaspace after a dozen jobs and restarts in the fault matrix (hadoop-common, which Parquet
     needs, starts a static cleaner thread that is the usual culprit; with the jars here,
     Metaspace stayed flat). A job submitted with
-    `flink run` ships only what lib/ lacks (`jobs.runtime.jars_to_ship`).
+    `flink run` ships only what lib/ lacks (`jobs.environment.jars_to_ship`).
     """
     folder = cluster_dir() / "lib"
     folder.mkdir(parents=True, exist_ok=True)
     jars = sorted((flink_home() / "lib").glob("*.jar")) + sorted((flink_home() / "opt").glob("flink-python-*.jar"))
-    jars += [jar for jar in pinned_versions().job_jars if jar.exists()]
+    jars += job_jars()
     for jar in jars:
         link = folder / jar.name
         if link.is_symlink() and link.readlink() != jar:
@@ -91,7 +90,7 @@ def lib_dir() -> Path:
 
 def flink_environment() -> dict[str, str]:
     """What `bin/flink`, the JobManager and the TaskManager need: our conf, plugins, logs, venv Python."""
-    from jobs.runtime import flink_plugins_dir
+    from jobs.environment import flink_plugins_dir
 
     venv_bin = str(Path(sys.executable).parent)
     env = dict(os.environ)
@@ -104,7 +103,7 @@ def flink_environment() -> dict[str, str]:
         "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
     })
     if "JAVA_HOME" not in env:
-        env["JAVA_HOME"] = str(Path(os.path.realpath(_java())).parent.parent)
+        env["JAVA_HOME"] = str(Path(os.path.realpath(java_binary())).parent.parent)
     return env
 
 
@@ -153,14 +152,14 @@ def write_configuration(settings: StackSettings) -> Path:
         f"metrics.reporter.{PUSH_REPORTER}.deleteOnShutdown": False,
         f"metrics.reporter.{PUSH_REPORTER}.interval": "5 SECONDS",
         # Java 17 module opens the distribution's own config carries (Flink needs them everywhere).
-        "env.java.opts.all": _distribution_java_opts(),
+        "env.java.opts.all": distribution_java_opts(),
     }
     path = folder / "config.yaml"
     path.write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items()))
     return path
 
 
-def _distribution_java_opts() -> str:
+def distribution_java_opts() -> str:
     import yaml
 
     shipped = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())

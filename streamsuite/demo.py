@@ -16,6 +16,7 @@ import uuid
 from streamsuite.argtypes import non_negative_int, positive_int
 from streamsuite.localrun import job_command
 from streamsuite.stack import Stack, StackSettings, quiet_kafka_logger
+from streamsuite.topics import create_topics
 
 
 def alert_quality(alerted_ids: set[str], labels: dict[str, str]) -> dict[str, float]:
@@ -40,11 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    from jobs.topology import COLD_BUCKET
-    from streamsuite.generator import generate, write_truth
-    from streamsuite.paths import run_dir
+    from jobs.specs import COLD_BUCKET
+    from streamsuite.generator import generate
+    from streamsuite.generator.cli import write_truth
+    from jobs.paths import run_dir
 
     settings = StackSettings.from_env()
     say = lambda line: print(line, flush=True)  # noqa: E731
@@ -53,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
     source, dead = f"demo.{run_id}.transactions", f"demo.{run_id}.deadletter"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": quiet_kafka_logger()})
-    for future in admin.create_topics([NewTopic(t, 4, 1) for t in (source, dead)]).values():
-        future.result(timeout=60)
+    create_topics(settings.kafka_bootstrap, {source: 4, dead: 4}, logger=quiet_kafka_logger())
     say(f"2/4 generating {args.count} transactions on {args.cards} cards (+{args.poison} poison) into {source} ...")
     rate = args.cards / 1800  # a card pays about every half hour
     stream = generate("fraud", count=args.count, keys=args.cards, seed=args.seed, poison=args.poison, rate=rate,

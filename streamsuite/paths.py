@@ -1,32 +1,11 @@
-"""Where the project keeps its run data and resolved jars.
-
-Everything generated at run time lives under one git-ignored folder (`.run/`) so a
-`stack down` plus `rm -rf .run` returns the checkout to a clean state.
-"""
+"""Paths of the dev tooling beyond the jobs' own (`jobs.paths`): the proto sources, and
+committed reports that must not name this machine's folders."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-
-def project_root() -> Path:
-    """The checkout (or the image's app folder) that holds `deploy/pom.xml`."""
-    override = os.environ.get("STREAMSUITE_HOME")
-    if override:
-        return Path(override).resolve()
-    here = Path(__file__).resolve().parent.parent
-    if (here / "deploy" / "pom.xml").exists():
-        return here
-    return Path.cwd().resolve()
-
-
-def run_dir() -> Path:
-    return Path(os.environ.get("STREAMSUITE_RUN_DIR", project_root() / ".run")).resolve()
-
-
-def jars_dir() -> Path:
-    return Path(os.environ.get("STREAMSUITE_JARS_DIR", project_root() / ".jars")).resolve()
+from jobs.paths import project_root, run_dir
 
 
 def proto_dir() -> Path:

@@ -12,7 +12,7 @@ import sys
 from importlib import metadata
 from typing import Callable
 
-from streamsuite.paths import jars_dir
+from jobs.paths import jars_dir
 from streamsuite.versions import PinnedVersions, pinned_versions
 
 SUPPORTED_PYTHON = ((3, 10), (3, 11))

@@ -182,7 +182,7 @@ def plot(q: Quality, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from streamsuite.cold import cold_dataset
-    from streamsuite.paths import run_dir
+    from jobs.paths import run_dir
     from streamsuite.stack import StackSettings
 
     try:

@@ -12,7 +12,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from jobs.topology import JOBS
+from jobs.specs import JOBS
 
 RULES_KEY = b"fraud-rules"
 
@@ -78,7 +78,7 @@ def replay_book(records: list[bytes]):
 
 
 def publish_updates(bootstrap: str, topic: str, updates: list[bytes], now_ms: int) -> None:
-    from streamsuite.generator import KafkaOutput, OutputError
+    from streamsuite.generator.outputs import KafkaOutput, OutputError
 
     try:
         output = KafkaOutput(bootstrap, topic)

@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,8 +20,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-from jobs.topology import BUCKETS, JOBS
-from streamsuite.paths import jars_dir, run_dir
+from jobs.paths import jars_dir, run_dir
+from jobs.specs import BUCKETS, JOBS
+from streamsuite.processes import ephemeral_port_note, last_line, log_tail, owned_pid, port_free, stop_pid
 
 
 class StackError(RuntimeError):
@@ -92,6 +91,13 @@ class StackSettings:
     @property
     def s3_endpoint(self) -> str:
         return f"http://{self.host}:{self.s3_port}"
+
+    def s3_client(self):
+        """A client of the stack's S3 (path-style, one attempt per call)."""
+        from jobs.services import s3_client
+
+        return s3_client(self.s3_endpoint, self.s3_access_key, self.s3_secret_key, connect_timeout=2, read_timeout=10,
+                         path_style=True)
 
 
 def quiet_kafka_logger() -> logging.Logger:
@@ -165,7 +171,7 @@ class KafkaService(Service):
         return os.pathsep.join(str(j) for j in jars)
 
     def command(self) -> list[str]:
-        java = _java()
+        java = java_binary()
         classpath = self._classpath()
         s = self.settings
         data = self.folder / "data"
@@ -214,7 +220,7 @@ class KafkaService(Service):
                 capture_output=True, text=True, timeout=120,
             )
             if result.returncode != 0:
-                raise StackError(f"formatting Kafka storage in {data} failed: {_last_line(result.stderr or result.stdout)}")
+                raise StackError(f"formatting Kafka storage in {data} failed: {last_line(result.stderr or result.stdout)}")
         return [
             java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
@@ -257,26 +263,17 @@ class KafkaService(Service):
                              f"see {self.log_file}") from None
 
     def _create_topics(self) -> None:
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import NewTopic
+        """Every job's input and dead-letter topics, and the rules topic (one partition: read in order)."""
+        from streamsuite.topics import TopicError, create_topics
 
-        admin = self._admin()
-        existing = set(admin.list_topics(timeout=10).topics)
-        wanted = [
-            NewTopic(topic, num_partitions=job.partitions, replication_factor=1)
-            for job in JOBS.values()
-            for topic in (job.input_topic, job.dead_letter_topic)
-            if topic not in existing
-        ] + [NewTopic(job.rules_topic, num_partitions=1, replication_factor=1)
-             for job in JOBS.values() if job.rules_topic and job.rules_topic not in existing]
-        if not wanted:
-            return
-        for topic, future in admin.create_topics(wanted, operation_timeout=30).items():
-            try:
-                future.result(timeout=60)
-            except KafkaException as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise StackError(f"creating Kafka topic {topic} failed: {exc}") from None
+        existing = set(self._admin().list_topics(timeout=10).topics)
+        wanted = {topic: job.partitions for job in JOBS.values() for topic in (job.input_topic, job.dead_letter_topic)}
+        wanted.update({job.rules_topic: 1 for job in JOBS.values() if job.rules_topic})
+        try:
+            create_topics(self.settings.kafka_bootstrap, {t: n for t, n in wanted.items() if t not in existing},
+                          logger=quiet_kafka_logger())
+        except TopicError as exc:
+            raise StackError(str(exc)) from None
 
 
 class RedisService(Service):
@@ -370,16 +367,7 @@ class S3Service(Service):
         ]
 
     def client(self):
-        import boto3
-        from botocore.config import Config
-
-        s = self.settings
-        return boto3.client(
-            "s3", endpoint_url=s.s3_endpoint, aws_access_key_id=s.s3_access_key,
-            aws_secret_access_key=s.s3_secret_key, region_name="us-east-1",
-            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1},
-                          s3={"addressing_style": "path"}),
-        )
+        return self.settings.s3_client()
 
     def healthy(self) -> bool:
         try:
@@ -405,68 +393,13 @@ class S3Service(Service):
                     time.sleep(0.5)
 
 
-def _java() -> str:
+def java_binary() -> str:
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
         raise StackError("java is not installed; install a Java 17 JDK (e.g. `apt-get install openjdk-17-jdk-headless`) "
                          "or set JAVA_HOME")
     return java
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"
-
-
-def ephemeral_port_note(port: int) -> str:
-    """A port in the kernel's ephemeral range can be taken by any outgoing connection while our
-    server is down (seen: a broker restarted by the fault harness found its port in use)."""
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        return ""
-    if low <= port <= high:
-        return f" below {low}: {port} is in this machine's ephemeral range ({low}-{high}), used by outgoing connections"
-    return ""
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except OSError:
-        return True
-
-
-def _owned_pid(service: Service) -> int | None:
-    """The recorded PID if that process is alive and still ours (it runs in our folder)."""
-    try:
-        pid = int(service.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    if not pid_alive(pid):
-        return None
-    try:
-        return pid if Path(os.readlink(f"/proc/{pid}/cwd")) == service.folder else None
-    except OSError:
-        return pid
 
 
 @dataclass
@@ -484,7 +417,7 @@ class ProcessGroup:
         to_start = []
         for service in self.services:
             service.folder.mkdir(parents=True, exist_ok=True)
-            if not _owned_pid(service):
+            if not owned_pid(service):
                 to_start.append(service)
                 self._check_ports(service)
         commands = [(service, service.command()) for service in to_start]
@@ -504,7 +437,7 @@ class ProcessGroup:
 
     def _check_ports(self, service: Service) -> None:
         for role, port in service.ports().items():
-            if not _port_free(self.settings.host, port):
+            if not port_free(self.settings.host, port):
                 hint = service.port_hint(role)
                 raise StackError(f"port {port} ({service.name} {role}) on {self.settings.host} is taken by another "
                                  f"process; stop it or choose another port with {hint}{ephemeral_port_note(port)}")
@@ -515,7 +448,7 @@ class ProcessGroup:
             if process is not None and process.poll() is not None:
                 service.pid_file.unlink(missing_ok=True)
                 raise StackError(f"{service.name} exited with code {process.returncode} while starting; "
-                                 f"see {service.log_file}: {_last_line(_tail(service.log_file))}")
+                                 f"see {service.log_file}: {last_line(log_tail(service.log_file))}")
             if time.monotonic() > deadline:
                 raise StackError(f"{service.name} did not answer within {service.startup_timeout_s:.0f} s; "
                                  f"see {service.log_file}")
@@ -523,7 +456,7 @@ class ProcessGroup:
 
     def down(self) -> None:
         for service in reversed(self.services):
-            pid = _owned_pid(service)
+            pid = owned_pid(service)
             if pid is None:
                 service.pid_file.unlink(missing_ok=True)
                 continue
@@ -534,7 +467,7 @@ class ProcessGroup:
     def status(self) -> dict[str, str]:
         result = {}
         for service in self.services:
-            pid = _owned_pid(service)
+            pid = owned_pid(service)
             if pid is None:
                 result[service.name] = "stopped"
             elif service.healthy():
@@ -554,34 +487,3 @@ class Stack(ProcessGroup):
             RedisService("redis", self.settings, startup_timeout_s=30),
             S3Service("s3", self.settings, startup_timeout_s=90),
         ]
-
-
-def stop_pid(pid: int, timeout_s: float = 20.0) -> None:
-    """SIGTERM the process group we started, then SIGKILL if it does not exit in time."""
-    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                _reap(pid)
-                return
-            time.sleep(0.1)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def _tail(path: Path, limit: int = 4000) -> str:
-    try:
-        return path.read_bytes()[-limit:].decode(errors="replace")
-    except OSError:
-        return ""

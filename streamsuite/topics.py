@@ -1,10 +1,46 @@
-"""Read a Kafka topic back completely, as committed (tests, `streamsuite rules show`)."""
+"""Kafka topics for the tools: create the ones missing, read one back completely as committed."""
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from typing import Mapping
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+
+class TopicError(RuntimeError):
+    """A topic that could not be created; `reason` is the broker's, in one line."""
+
+    def __init__(self, topic: str, reason: str):
+        super().__init__(f"creating Kafka topic {topic} failed: {reason}")
+        self.topic, self.reason = topic, reason
+
+
+def kafka_reason(exc: Exception) -> str:
+    """The one-line reason of a confluent-kafka exception (its KafkaError's text)."""
+    error = exc.args[0] if exc.args else exc
+    return error.str() if hasattr(error, "str") else str(error)
+
+
+def create_topics(bootstrap: str, partitions: Mapping[str, int], *, config: Mapping[str, str] | None = None,
+                  replication_factor: int = 1, timeout_s: float = 60.0, logger: logging.Logger | None = None) -> None:
+    """Create each topic (name -> partitions) that does not exist yet; one that exists stays as it is."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    if not partitions:
+        return
+    admin = AdminClient({"bootstrap.servers": bootstrap, **({"logger": logger} if logger else {})})
+    wanted = [NewTopic(topic, num_partitions=count, replication_factor=replication_factor, config=dict(config or {}))
+              for topic, count in partitions.items()]
+    futures = admin.create_topics(wanted, operation_timeout=min(timeout_s, 30.0), request_timeout=timeout_s)
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if exc.args and getattr(exc.args[0], "code", lambda: None)() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise TopicError(topic, kafka_reason(exc)) from None
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[tuple[int, int, bytes | None, bytes]]:

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamsuite.paths import jars_dir, project_root
+from jobs.paths import flink_lib_dir, jars_dir, plugins_dir, project_root
 
 _NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
@@ -26,21 +26,15 @@ class PinnedVersions:
 
     @property
     def connector_jar(self) -> Path:
-        return jars_dir() / "flink" / "lib" / f"flink-sql-connector-kafka-{self.kafka_connector}.jar"
-
-    @property
-    def job_jars(self) -> list[Path]:
-        """What the jobs need on Flink's class path: the connector first, then Parquet and its dependencies."""
-        others = sorted(p for p in self.connector_jar.parent.glob("*.jar") if p != self.connector_jar)
-        return [self.connector_jar] + others
+        return flink_lib_dir() / f"flink-sql-connector-kafka-{self.kafka_connector}.jar"
 
     @property
     def redis_sink_jar(self) -> Path:
-        return jars_dir() / "flink" / "lib" / f"streamsuite-redis-sink-{self.redis_sink}.jar"
+        return flink_lib_dir() / f"streamsuite-redis-sink-{self.redis_sink}.jar"
 
     @property
     def s3_plugin_jar(self) -> Path:
-        return jars_dir() / "flink" / "plugins" / "s3-fs-hadoop" / f"flink-s3-fs-hadoop-{self.flink}.jar"
+        return plugins_dir() / "s3-fs-hadoop" / f"flink-s3-fs-hadoop-{self.flink}.jar"
 
     @property
     def kafka_broker_jar(self) -> Path:
@@ -63,7 +57,3 @@ def pinned_versions(pom: Path | None = None) -> PinnedVersions:
 
     return PinnedVersions(prop("flink.version"), prop("kafka.connector.version"), prop("kafka.broker.version"),
                           _pom_value(sink_pom, "m:version"), _pom_value(sink_pom, "m:properties/m:flink.version"))
-
-
-def plugins_dir() -> Path:
-    return jars_dir() / "flink" / "plugins"

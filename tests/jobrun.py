@@ -5,7 +5,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 
-from jobs.topology import COLD_BUCKET
+from jobs.specs import COLD_BUCKET
 from streamsuite.localrun import job_command
 from streamsuite.stack import StackSettings
 from tests.kafka_helpers import fresh_topics

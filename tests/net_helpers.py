@@ -5,17 +5,18 @@ import ipaddress
 import os
 from pathlib import Path
 
+from streamsuite import procfs
+
 
 def process_group(pid: int) -> list[int]:
     """The recorded PID and every process in its group (each service starts in a session of its own)."""
     members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == pid:
-                    members.append(int(entry.name))
-            except OSError:
-                pass
+    for member in procfs.process_table():
+        try:
+            if os.getpgid(member) == pid:
+                members.append(member)
+        except OSError:
+            pass
     return members
 
 
@@ -58,17 +59,8 @@ def loopback(address: ipaddress._BaseAddress) -> bool:
 
 
 def process_tree(pid: int) -> list[int]:
-    """`pid` and all its descendants."""
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return tree
+    """`pid`, then all its descendants."""
+    return [pid] + sorted(procfs.process_tree([pid]) - {pid})
 
 
 def listening(pids: list[int]) -> list[tuple[str, int]]:

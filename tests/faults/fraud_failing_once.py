@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyflink.datastream import MapFunction
 
-from jobs import fraud_scoring, runtime
+from jobs import fraud_scoring, kafka
 
 
 class FailOnce(MapFunction):
@@ -27,13 +27,13 @@ class FailOnce(MapFunction):
 def kafka_bytes_with_failure(env, config):
     from pyflink.common import Types
 
-    stream = shipped_kafka_bytes(env, config)
+    stream = shipped_input_bytes(env, config)
     failing = FailOnce(int(os.environ.get("STREAMSUITE_FAULT_AFTER", "20000")), os.environ["STREAMSUITE_FAULT_MARKER"])
     return stream.map(failing, output_type=Types.PRIMITIVE_ARRAY(Types.BYTE())).name("fail-once").uid("fault-fail-once")
 
 
-shipped_kafka_bytes = runtime.kafka_bytes
-runtime.kafka_bytes = kafka_bytes_with_failure
+shipped_input_bytes = kafka.input_bytes
+kafka.input_bytes = kafka_bytes_with_failure
 
 if __name__ == "__main__":
     sys.exit(fraud_scoring.main())

@@ -29,13 +29,15 @@ from typing import Callable
 
 import redis
 
-from jobs.topology import COLD_BUCKET
+from jobs.paths import run_dir
+from jobs.specs import COLD_BUCKET
 from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
 from streamsuite.generator import generate
 from streamsuite.localrun import job_args
-from streamsuite.paths import portable, run_dir
+from streamsuite.paths import portable
 from streamsuite.rules import publish_updates
-from streamsuite.stack import ProcessGroup, Stack, StackSettings, _owned_pid
+from streamsuite.processes import owned_pid
+from streamsuite.stack import ProcessGroup, Stack, StackSettings
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.cold_helpers import read_cold_table
 from tests.kafka_helpers import fresh_topics, read_topic
@@ -420,12 +422,12 @@ def kill_service(group: ProcessGroup, name: str) -> int:
     """kill -9 one process of a group we started (stack or cluster), by its recorded PID, and wait
     until it is gone."""
     service = next(s for s in group.services if s.name == name)
-    pid = _owned_pid(service)
+    pid = owned_pid(service)
     if pid is None:
         raise RuntimeError(f"no {name} of ours is running")
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while _owned_pid(service) and time.monotonic() < deadline:
+    while owned_pid(service) and time.monotonic() < deadline:
         time.sleep(0.1)
     return pid
 
@@ -490,7 +492,7 @@ def run_case(case: str, fault: str, settings: StackSettings, body: Callable[[Fra
 def kill_python_workers(cluster: FlinkCluster) -> list[int]:
     """kill -9 the Python processes the TaskManager we started runs for its Python operators."""
     taskmanager = next(s for s in cluster.services if s.name == "taskmanager")
-    pid = _owned_pid(taskmanager)
+    pid = owned_pid(taskmanager)
     if pid is None:
         raise RuntimeError("no TaskManager of ours is running")
     killed = []

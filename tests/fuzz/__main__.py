@@ -18,11 +18,12 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
+from jobs.specs import JOBS
 from streamsuite.generator import generate
 from tests.fuzz import PIPELINES, framed, mutate_field
 from udfs.events import EVENT_TYPES
 
-DOMAINS = {"CardTransaction": "fraud", "InventoryMovement": "inventory", "SensorReading": "maintenance"}
+DOMAINS = {spec.event_type.name: spec.job for spec in JOBS.values()}
 KINDS = ("valid", "random_bytes", "truncated", "byte_flipped", "fields_mutated")
 
 

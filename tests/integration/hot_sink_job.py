@@ -16,8 +16,10 @@ import sys
 
 from pyflink.datastream import MapFunction
 
-from jobs import runtime, secrets
+from jobs import secrets
+from jobs.cli import root_cause
 from jobs.config import defaults, load
+from jobs.environment import execution_environment
 from jobs.hot_sink import HOT_ROW_TYPE, hot_row, redis_hot_sink
 from udfs.hot import HotRecord
 
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load(defaults("fraud", None), overrides=args.overrides + ["s3.enabled=false"])
     config = secrets.for_task_managers(config, local=True)
     records = [HotRecord(**r) for r in json.loads(open(args.records).read())]
-    env = runtime.execution_environment(config)
+    env = execution_environment(config)
     stream = env.from_collection([hot_row(r) for r in records], type_info=HOT_ROW_TYPE)
     if args.pace_ms or args.script_flush_at:
         stream = stream.map(PaceAndBreak(config.redis.url, args.pace_ms, args.script_flush_at),
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env.execute("hot-sink-test")
     except Exception as exc:
-        print(f"hot-sink-test failed: {runtime.root_cause(exc)}", file=sys.stderr)
+        print(f"hot-sink-test failed: {root_cause(exc)}", file=sys.stderr)
         return 1
     return 0
 

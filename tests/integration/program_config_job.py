@@ -1,4 +1,4 @@
-"""A tiny pipeline configured by jobs.runtime.flink_configuration, for test_program_config_guard.
+"""A tiny pipeline configured by jobs.environment.flink_configuration, for test_program_config_guard.
 
 It prints whether the cluster owns its settings, then runs three elements through a map under
 the configuration the runtime builds for the fraud job (plus any `flink.*` option given as an
@@ -9,7 +9,7 @@ import sys
 from pyflink.datastream import StreamExecutionEnvironment
 
 from jobs.config import defaults, load
-from jobs.runtime import cluster_owns_settings, flink_configuration
+from jobs.environment import cluster_owns_settings, flink_configuration
 
 config = load(defaults("fraud", None), env={}, overrides=sys.argv[1:])
 print(f"cluster owns settings: {cluster_owns_settings()}", flush=True)

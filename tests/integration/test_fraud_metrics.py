@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from streamsuite.cluster import get_json
-from streamsuite.bench import free_port
+from streamsuite.bench.rest import free_port
 from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from tests.kafka_helpers import fresh_topics

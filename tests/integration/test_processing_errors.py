@@ -8,25 +8,26 @@ import uuid
 import pytest
 import redis
 
+from jobs.specs import JOBS
 from streamsuite.generator import generate
 from streamsuite.localrun import job_command
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.kafka_helpers import fresh_topics, read_topic
 from tests.oracles import fraud_oracle, inventory_oracle, maintenance_oracle
-from udfs.events import EVENT_TYPES
 from udfs.maintenance import MachineHealth
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 
-JOBS = {"fraud": ("jobs.fraud_scoring", "CardTransaction", "transaction_id", 1_500, 40),
-        "inventory": ("jobs.inventory_counts", "InventoryMovement", "event_id", 1_500, 20),
-        "maintenance": ("jobs.predictive_maintenance", "SensorReading", "reading_id", 4_000, 4)}
+# The event id field, events and keys of each job's run.
+RUNS = {"fraud": ("transaction_id", 1_500, 40), "inventory": ("event_id", 1_500, 20),
+        "maintenance": ("reading_id", 4_000, 4)}
 
 
 def run_poisoned(settings, job: str):
-    module, event_type, id_field, count, keys = JOBS[job]
+    (id_field, count, keys), spec = RUNS[job], JOBS[job]
+    module = spec.module
     stream = generate(job, count=count, keys=keys, seed=41)
-    parsed = [EVENT_TYPES[event_type].parse(value) for _, value in stream.records]
+    parsed = [spec.event_type.parse(value) for _, value in stream.records]
     poison = {getattr(parsed[i], id_field) for i in (count // 4, count // 2, 3 * count // 4)}
     source, dead = fresh_topics(settings.kafka_bootstrap, "input", "deadletter")
     stream.publish(settings.kafka_bootstrap, source)

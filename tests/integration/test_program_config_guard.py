@@ -1,5 +1,5 @@
 """The FlinkDeployments' guard, with Flink's own check: under `flink run` against a configuration
-that disables program configuration, as deploy/k8s sets it, the job built by jobs.runtime runs (it
+that disables program configuration, as deploy/k8s sets it, the job configured by jobs.environment runs (it
 sets only the wildcard keys), and the same job made to set a cluster option is rejected.
 
 `flink run --target local` runs the program through the CLI's context environment, which applies
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streamsuite.cluster import _distribution_java_opts, flink_command, flink_environment
+from streamsuite.cluster import distribution_java_opts, flink_command, flink_environment
 
 pytestmark = [pytest.mark.jvm]
 
@@ -32,7 +32,7 @@ def guarded_conf_dir(tmp_path: Path) -> Path:
         "rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1",
         "jobmanager.bind-host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1", "taskmanager.host": "127.0.0.1",
         # The Java 17 module opens of the distribution's config, as the local cluster's (cluster.py).
-        "env.java.opts.all": _distribution_java_opts(),
+        "env.java.opts.all": distribution_java_opts(),
     }))
     for name in ("log4j-cli.properties", "log4j.properties", "log4j-console.properties"):
         source = Path(flink_environment()["FLINK_HOME"]) / "conf" / name

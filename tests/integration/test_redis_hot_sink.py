@@ -16,7 +16,7 @@ from dataclasses import asdict
 import pytest
 import redis
 
-from streamsuite.bench import free_port
+from streamsuite.bench.rest import free_port
 from udfs.hot import HotRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]

@@ -4,8 +4,9 @@ import uuid
 
 import pytest
 
-from jobs.topology import BUCKETS, JOBS
-from streamsuite.stack import Stack, StackError, StackSettings, _owned_pid
+from jobs.specs import BUCKETS, JOBS
+from streamsuite.processes import owned_pid, pid_alive
+from streamsuite.stack import Stack, StackError, StackSettings
 
 pytestmark = pytest.mark.integration
 
@@ -72,9 +73,9 @@ def test_every_service_listens_on_loopback_only(stack):
 
 
 def test_up_again_is_a_no_op(stack):
-    before = {s.name: _owned_pid(s) for s in stack.services}
+    before = {s.name: owned_pid(s) for s in stack.services}
     stack.up()
-    assert {s.name: _owned_pid(s) for s in stack.services} == before
+    assert {s.name: owned_pid(s) for s in stack.services} == before
 
 
 def test_taken_port_is_reported_clearly(tmp_path, monkeypatch, stack):
@@ -93,14 +94,12 @@ def test_non_loopback_host_is_refused():
 
 
 def test_down_stops_exactly_the_recorded_processes(tmp_path, monkeypatch):
-    from streamsuite.stack import pid_alive
-
     monkeypatch.setenv("STREAMSUITE_RUN_DIR", str(tmp_path))
     other = Stack(StackSettings.from_env(kafka_port=19292, kafka_controller_port=19293, redis_port=16479,
                                          s3_port=18433, s3_internal_base_port=24330), say=lambda line: None)
     try:
         other.up()
-        pids = {s.name: _owned_pid(s) for s in other.services}
+        pids = {s.name: owned_pid(s) for s in other.services}
         assert all(pids.values()), pids
     finally:
         other.down()

@@ -99,7 +99,7 @@ def test_generate_says_what_a_count_must_be():
 
 def test_waiting_for_a_kafka_that_is_not_up_prints_nothing():
     """librdkafka logs each refused connect; while the stack waits for its broker it must stay quiet."""
-    probe = ("from streamsuite.bench import free_port; from streamsuite.stack import KafkaService, StackSettings; "
+    probe = ("from streamsuite.bench.rest import free_port; from streamsuite.stack import KafkaService, StackSettings; "
              "settings = StackSettings.from_env(kafka_port=free_port()); "
              "service = KafkaService('kafka', settings); "
              "print([service.healthy() for _ in range(3)])")

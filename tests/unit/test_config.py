@@ -13,7 +13,7 @@ def base():
     return defaults("fraud", default_model())
 
 
-def test_defaults_come_from_the_shared_topology():
+def test_defaults_come_from_the_job_spec():
     config = load(base(), env={})
     assert (config.kafka.input_topic, config.kafka.dead_letter_topic) == ("fraud.transactions", "fraud.deadletter")
     assert config.redis.key_prefix == "fraud" and config.cold_base_uri == "s3a://streamsuite-cold/fraud"

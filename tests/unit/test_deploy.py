@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from jobs.config import defaults, load
-from jobs.topology import CHECKPOINT_BUCKET, JOBS
+from jobs.specs import CHECKPOINT_BUCKET, JOBS
 from streamsuite.preflight import SUPPORTED_PYTHON
 from streamsuite.versions import pinned_versions
 
@@ -203,14 +203,14 @@ def test_the_job_config_in_the_pod_loads_and_names_the_services(overlays, overla
 # ---- one home for cluster settings ---------------------------------------------------------
 
 def settings_on(monkeypatch, program_config_enabled: bool | None, config) -> dict[str, str]:
-    """jobs.runtime.flink_settings as the Python driver computes it: on a local mini-cluster
+    """jobs.environment.flink_settings as the Python driver computes it: on a local mini-cluster
     (None), or under `flink run`/application mode on a cluster whose configuration has
     execution.program-config.enabled as given (a stand-in for the client JVM's gateway)."""
     from types import SimpleNamespace
 
     import pyflink.java_gateway
 
-    from jobs.runtime import flink_settings
+    from jobs.environment import flink_settings
 
     if program_config_enabled is None:
         monkeypatch.delenv("PYFLINK_GATEWAY_PORT", raising=False)
@@ -305,7 +305,7 @@ def job_args(deployment: dict) -> tuple[dict[str, str], list[str]]:
 
 
 def job_overrides(arguments: list[str]) -> list[str]:
-    """The --set overrides of the job's command line (jobs/runtime.py run_job); nothing unknown."""
+    """The --set overrides of the job's command line (jobs/cli.py run_job); nothing unknown."""
     overrides, rest = [], list(arguments)
     while rest:
         token = rest.pop(0)
@@ -329,10 +329,11 @@ def test_every_job_script_is_in_the_repo_where_the_image_copies_it(base):
         assert destination, f"{script}: no COPY in deploy/Dockerfile puts a folder there"
         source = ROOT / copies[destination] / script[len(destination) + 1:]
         assert source.is_file(), f"{script} is copied from {source}, which does not exist"
-        job = re.search(r'run_job\("(\w+)"', source.read_text())
-        assert job, f"{source} does not call runtime.run_job"
-        assert deployment["metadata"]["name"] == f"streamsuite-{job.group(1)}"
-        jobs_seen.add(job.group(1))
+        spec = next((s for s in JOBS.values() if ROOT / s.script == source), None)
+        assert spec, f"{source} is the module of no job in jobs.specs"
+        assert "cli.run_job(SPEC," in source.read_text(), f"{source} does not run its job's spec"
+        assert deployment["metadata"]["name"] == f"streamsuite-{spec.job}"
+        jobs_seen.add(spec.job)
     assert jobs_seen == set(JOBS)
 
 
@@ -356,7 +357,7 @@ def test_dockerfile_uses_the_pinned_flink_the_runtime_requirements_and_the_pom()
     assert re.search(r"^COPY requirements\.txt (\S+)$", text, re.M).group(1) == f"{APP_DIR}/requirements.txt"
     assert f"pip install --no-cache-dir --disable-pip-version-check -r {APP_DIR}/requirements.txt" in text
     assert f"--no-deps {APP_DIR}" in text
-    # The same pom, resolved by Maven in a build stage, into the layout jobs/runtime.py reads.
+    # The same pom, resolved by Maven in a build stage, into the layout jobs/paths.py reads.
     assert re.search(r"^FROM maven:3-eclipse-temurin-17 AS jars$", text, re.M)
     assert "COPY deploy/pom.xml deploy/pom.xml" in text
     assert "mvn -f deploy/pom.xml -B -q package -Djars.dir=/jars" in text

@@ -164,7 +164,7 @@ def test_times_in_toml_are_milliseconds_or_utc():
 def test_the_example_rule_set_file_is_valid():
     import tomllib
 
-    from streamsuite.paths import project_root
+    from jobs.paths import project_root
 
     table = tomllib.loads((project_root() / "deploy" / "rules" / "fraud-example.toml").read_text())
     example = RuleSet.from_message(rule_set_message(table))

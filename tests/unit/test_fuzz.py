@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jobs.specs import JOBS
 from streamsuite.generator import generate
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
@@ -17,7 +18,7 @@ from udfs.codec import DecodeError, frame, message_indexes
 from udfs.deadletters import KEPT_PREFIX_BYTES, MAX_WHOLE_PAYLOAD_BYTES, dead_letter
 from udfs.events import EVENT_TYPES, check_event_time
 
-DOMAINS = {"CardTransaction": "fraud", "InventoryMovement": "inventory", "SensorReading": "maintenance"}
+DOMAINS = {spec.event_type.name: spec.job for spec in JOBS.values()}
 SAMPLES = {t: generate(d, count=200, keys=10, seed=3) for t, d in DOMAINS.items()}
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

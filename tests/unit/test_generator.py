@@ -11,22 +11,16 @@ from functools import lru_cache
 
 import pytest
 
+from jobs.specs import JOBS
 from streamsuite import generator
-from streamsuite.generator import (
-    DEFAULT_START_TIME_MS,
-    DOMAINS,
-    HIGH_RISK_CATEGORIES,
-    IMPOSSIBLE_VALUES,
-    POISON_KINDS,
-    EventStream,
-    generate,
-    haversine_km,
-    read_records,
-)
+from streamsuite.generator import EventStream, generate, read_records
+from streamsuite.generator.base import DEFAULT_START_TIME_MS, POISON_KINDS
+from streamsuite.generator.fraud import CARD_TESTING_MAX_MINOR, HIGH_RISK_CATEGORIES, LEGIT_MIN_MINOR, haversine_km
+from streamsuite.generator.maintenance import IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2
 from udfs import codec
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
+from udfs.events import EVENT_TYPES, SENSORS
 
 COUNT = 3000
 POISON = 40
@@ -56,7 +50,7 @@ def event_key(event) -> bytes:
     return EVENT_TYPES[event.DESCRIPTOR.name].key(event).encode()
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_same_seed_gives_identical_bytes_and_truth(domain):
     again = generate(domain, count=COUNT, keys=KEYS[domain], rate=RATES[domain], seed=7, poison=POISON,
                      framing="raw", schema_id=9)
@@ -64,12 +58,12 @@ def test_same_seed_gives_identical_bytes_and_truth(domain):
     assert json.dumps(again.truth) == json.dumps(stream(domain).truth)
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_different_seed_differs(domain):
     assert stream(domain, seed=8).records != stream(domain).records
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_valid_events_do_not_depend_on_poison(domain):
     clean = stream(domain, poison=0).records
     mixed = [r for r, label in zip(stream(domain).records, stream(domain).labels) if label.kind != "poison"]
@@ -77,7 +71,7 @@ def test_valid_events_do_not_depend_on_poison(domain):
 
 
 @pytest.mark.parametrize("framing", ["raw", "confluent"])
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_counts_match_and_only_poison_fails(domain, framing):
     generated = stream(domain, framing)
     events, failed = parse_all(generated)
@@ -94,7 +88,7 @@ def test_counts_match_and_only_poison_fails(domain, framing):
         assert key == event_key(event)
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_each_poison_kind_fails_for_its_reason(domain):
     expected = {"truncated_protobuf": {"invalid_protobuf"}, "empty": {"empty"},
                 "truncated_header": {"truncated_frame"}, "wrong_message_index": {"wrong_message_type"},
@@ -109,7 +103,7 @@ def test_each_poison_kind_fails_for_its_reason(domain):
         assert entry["kind"] == "garbage" or entry["reason"] in expected[entry["kind"]], entry
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_confluent_framing_carries_schema_id_and_index(domain):
     generated = stream(domain, "confluent")
     events, _ = parse_all(generated)
@@ -120,7 +114,7 @@ def test_confluent_framing_carries_schema_id_and_index(domain):
     assert [e[2] for e in events] == [e[2] for e in raw_events]
 
 
-@pytest.mark.parametrize("domain", sorted(DOMAINS))
+@pytest.mark.parametrize("domain", sorted(JOBS))
 def test_per_key_sequences_count_from_one(domain):
     events, _ = parse_all(stream(domain))
     sequences = defaultdict(list)
@@ -151,12 +145,12 @@ def test_fraud_patterns_are_labelled_and_look_like_what_they_claim():
         purchases = [p.amount_minor for p in past if p.transaction_id not in labels and p.channel != fraud_pb2.ATM]
         if pattern is None:
             assert tx.merchant_category not in HIGH_RISK_CATEGORIES
-            assert tx.channel == fraud_pb2.ATM or tx.amount_minor >= generator.LEGIT_MIN_MINOR
+            assert tx.channel == fraud_pb2.ATM or tx.amount_minor >= LEGIT_MIN_MINOR
             home = next((p for p in past if p.transaction_id not in labels), tx)
             assert haversine_km(home.latitude, home.longitude, tx.latitude, tx.longitude) < 30, "legit stays home"
         elif pattern == "card_testing":
             assert tx.channel == fraud_pb2.ECOMMERCE
-            assert tx.amount_minor <= generator.CARD_TESTING_MAX_MINOR
+            assert tx.amount_minor <= CARD_TESTING_MAX_MINOR
         elif pattern == "amount_spike" and purchases:
             assert tx.amount_minor >= 2.5 * max(purchases)
         elif pattern == "new_high_risk_merchant":
@@ -228,7 +222,7 @@ def test_maintenance_truth_lists_degrading_faulty_and_silent_machines():
         gaps = {b.event_time_ms - a.event_time_ms for a, b in zip(series, series[1:])}
         assert gaps <= {math.floor(period), math.ceil(period)}, machine
         for r in series:
-            assert any(r.HasField(s) for s in generator.SENSORS)
+            assert any(r.HasField(s) for s in SENSORS)
 
 
 def test_inventory_has_duplicates_out_of_order_and_unreleased_reservations():

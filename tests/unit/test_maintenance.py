@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 
 from streamsuite import generator
+from streamsuite.generator.maintenance import FAILURE_THRESHOLDS, IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import maintenance_pb2
 from udfs.events import EVENT_TYPES, SENSORS
 from udfs.maintenance import (FEATURE_COLUMNS, MAX_WATERMARK, HealthAlert, LateReading, MachineHealth,
@@ -315,10 +316,10 @@ def test_model_config_is_validated():
 
 def test_defaults_match_the_generator():
     model = MaintenanceModel()
-    for thresholds in generator.FAILURE_THRESHOLDS.values():
+    for thresholds in FAILURE_THRESHOLDS.values():
         for sensor, threshold in thresholds.items():
             assert model.failure_thresholds[sensor] == threshold
-    for sensor, value in generator.IMPOSSIBLE_VALUES.items():
+    for sensor, value in IMPOSSIBLE_VALUES.items():
         assert not model.plausible_min[sensor] <= value <= model.plausible_max[sensor]
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from jobs import secrets
 from jobs.config import ConfigError, defaults, load
-from jobs.runtime import kafka_client_properties
+from jobs.kafka import client_properties
 from jobs.secrets import SecretError, SecretRef, for_task_managers, jaas_quoted, redact_url
 
 LITERAL = 'p"a\\ss wörd'
@@ -56,9 +56,9 @@ def test_literals_go_to_a_local_task_manager_by_environment(monkeypatch):
 
 
 def check_services_problems(config):
-    from jobs.runtime import _check_kafka
+    from jobs.services import check_kafka
 
-    return [p for p in _check_kafka(config) if "JAAS" in p]
+    return [p for p in check_kafka(config) if "JAAS" in p]
 
 
 def test_a_referenced_sasl_password_with_a_quote_is_refused_before_start(monkeypatch):
@@ -79,7 +79,7 @@ def test_a_cluster_refuses_literals_without_printing_them():
 
 
 def test_jaas_values_are_escaped_and_login_modules_are_the_shaded_ones():
-    props = kafka_client_properties(config("kafka.security_protocol=SASL_SSL", "kafka.sasl_mechanism=SCRAM-SHA-512",
+    props = client_properties(config("kafka.security_protocol=SASL_SSL", "kafka.sasl_mechanism=SCRAM-SHA-512",
                                            'kafka.sasl_username=us"er\\1', f"kafka.sasl_password={LITERAL}"))
     assert props["sasl.jaas.config"] == (
         f"{secrets.SHADED_KAFKA}.common.security.scram.ScramLoginModule required "
@@ -88,7 +88,7 @@ def test_jaas_values_are_escaped_and_login_modules_are_the_shaded_ones():
 
 
 def test_referenced_kafka_secrets_stay_references_with_config_providers():
-    props = kafka_client_properties(config(
+    props = client_properties(config(
         "kafka.security_protocol=SASL_SSL", "kafka.sasl_mechanism=PLAIN", "kafka.sasl_username=svc",
         "kafka.sasl_password=env:KAFKA_SASL_PASSWORD", "kafka.ssl_truststore_location=/etc/kafka/truststore.p12",
         "kafka.ssl_truststore_type=PKCS12", "kafka.ssl_truststore_password=file:/etc/secrets/truststore-password"))
@@ -103,7 +103,7 @@ def test_referenced_kafka_secrets_stay_references_with_config_providers():
 
 
 def test_plaintext_kafka_has_no_security_properties_beyond_the_protocol():
-    assert kafka_client_properties(config()) == {"security.protocol": "PLAINTEXT"}
+    assert client_properties(config()) == {"security.protocol": "PLAINTEXT"}
 
 
 def test_a_store_type_outside_the_choices_names_its_key():

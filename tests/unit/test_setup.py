@@ -74,9 +74,11 @@ def test_jobs_ship_only_the_jars_the_cluster_lacks(monkeypatch):
 
     import pyflink.java_gateway
 
-    from jobs.runtime import jars_to_ship
+    from jobs.paths import job_jars
+    from jobs.environment import jars_to_ship
 
-    jars = pinned_versions().job_jars
+    jars = job_jars()
+    assert jars, "run `streamsuite jars` first"
     monkeypatch.delenv("PYFLINK_GATEWAY_PORT", raising=False)
     assert jars_to_ship(jars) == jars
 
@@ -94,13 +96,14 @@ def test_jobs_ship_only_the_jars_the_cluster_lacks(monkeypatch):
 def test_the_cluster_lib_follows_the_jars_folder(monkeypatch, tmp_path):
     """A link left by a run with another STREAMSUITE_JARS_DIR (another checkout's older sink jar)
     is replaced, not kept: the cluster would otherwise start with classes the job does not have."""
+    from jobs.paths import job_jars
     from streamsuite.cluster import lib_dir
 
     monkeypatch.setenv("STREAMSUITE_RUN_DIR", str(tmp_path))
-    jar = next(jar for jar in pinned_versions().job_jars if jar.exists())
+    jar = job_jars()[0]
     stale = tmp_path / "cluster" / "lib" / jar.name
     stale.parent.mkdir(parents=True)
     stale.symlink_to(tmp_path / "elsewhere" / jar.name)
     folder = lib_dir()
     assert (folder / jar.name).readlink() == jar
-    assert all((folder / j.name).resolve() == j.resolve() for j in pinned_versions().job_jars if j.exists())
+    assert all((folder / j.name).resolve() == j.resolve() for j in job_jars())

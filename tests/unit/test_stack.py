@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from streamsuite.stack import ephemeral_port_note
+from streamsuite.processes import ephemeral_port_note
 
 
 def test_a_port_taken_in_the_ephemeral_range_says_so():

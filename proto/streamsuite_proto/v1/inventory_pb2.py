@@ -14,19 +14,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$streamsuite_proto/v1/inventory.proto\x12\x0estreamsuite.v1\"\xc3\x01\n\x11InventoryMovement\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08store_id\x18\x02 \x01(\t\x12\x0b\n\x03sku\x18\x03 \x01(\t\x12\x15\n\revent_time_ms\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\x12*\n\x04kind\x18\x06 \x01(\x0e\x32\x1c.streamsuite.v1.MovementKind\x12\x10\n\x08quantity\x18\x07 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x08 \x01(\t\"\x9b\x01\n\nStockLevel\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x0f\n\x07on_hand\x18\x03 \x01(\x03\x12\x10\n\x08reserved\x18\x04 \x01(\x03\x12\x11\n\tavailable\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12\x15\n\revent_time_ms\x18\x07 \x01(\x03\x12\x10\n\x08oversold\x18\x08 \x01(\x08\"\x9e\x01\n\rLowStockAlert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x10\n\x08store_id\x18\x02 \x01(\t\x12\x0b\n\x03sku\x18\x03 \x01(\t\x12\x11\n\tavailable\x18\x04 \x01(\x03\x12\x15\n\rreorder_point\x18\x05 \x01(\x03\x12\x1b\n\x13time_to_stockout_ms\x18\x06 \x01(\x03\x12\x15\n\revent_time_ms\x18\x07 \x01(\x03*~\n\x0cMovementKind\x12\x1d\n\x19MOVEMENT_KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04SALE\x10\x01\x12\x0b\n\x07RESTOCK\x10\x02\x12\n\n\x06RETURN\x10\x03\x12\x0e\n\nADJUSTMENT\x10\x04\x12\x0f\n\x0bRESERVATION\x10\x05\x12\x0b\n\x07RELEASE\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$streamsuite_proto/v1/inventory.proto\x12\x0estreamsuite.v1\"\xc3\x01\n\x11InventoryMovement\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08store_id\x18\x02 \x01(\t\x12\x0b\n\x03sku\x18\x03 \x01(\t\x12\x15\n\revent_time_ms\x18\x04 \x01(\x03\x12\x10\n\x08sequence\x18\x05 \x01(\x03\x12*\n\x04kind\x18\x06 \x01(\x0e\x32\x1c.streamsuite.v1.MovementKind\x12\x10\n\x08quantity\x18\x07 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x08 \x01(\t*~\n\x0cMovementKind\x12\x1d\n\x19MOVEMENT_KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04SALE\x10\x01\x12\x0b\n\x07RESTOCK\x10\x02\x12\n\n\x06RETURN\x10\x03\x12\x0e\n\nADJUSTMENT\x10\x04\x12\x0f\n\x0bRESERVATION\x10\x05\x12\x0b\n\x07RELEASE\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'streamsuite_proto.v1.inventory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MOVEMENTKIND']._serialized_start=573
-  _globals['_MOVEMENTKIND']._serialized_end=699
+  _globals['_MOVEMENTKIND']._serialized_start=254
+  _globals['_MOVEMENTKIND']._serialized_end=380
   _globals['_INVENTORYMOVEMENT']._serialized_start=57
   _globals['_INVENTORYMOVEMENT']._serialized_end=252
-  _globals['_STOCKLEVEL']._serialized_start=255
-  _globals['_STOCKLEVEL']._serialized_end=410
-  _globals['_LOWSTOCKALERT']._serialized_start=413
-  _globals['_LOWSTOCKALERT']._serialized_end=571
 # @@protoc_insertion_point(module_scope)

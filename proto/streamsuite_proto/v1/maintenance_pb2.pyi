@@ -49,19 +49,3 @@ class MachineHealth(_message.Message):
     version: int
     faulty_sensors: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, machine_id: _Optional[str] = ..., window_end_ms: _Optional[int] = ..., health: _Optional[float] = ..., sensor_anomaly: _Optional[_Mapping[str, float]] = ..., time_to_failure_ms: _Optional[int] = ..., version: _Optional[int] = ..., faulty_sensors: _Optional[_Iterable[str]] = ...) -> None: ...
-
-class MachineAlert(_message.Message):
-    __slots__ = ("alert_id", "machine_id", "event_time_ms", "kind", "health", "reasons")
-    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
-    MACHINE_ID_FIELD_NUMBER: _ClassVar[int]
-    EVENT_TIME_MS_FIELD_NUMBER: _ClassVar[int]
-    KIND_FIELD_NUMBER: _ClassVar[int]
-    HEALTH_FIELD_NUMBER: _ClassVar[int]
-    REASONS_FIELD_NUMBER: _ClassVar[int]
-    alert_id: str
-    machine_id: str
-    event_time_ms: int
-    kind: str
-    health: float
-    reasons: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, alert_id: _Optional[str] = ..., machine_id: _Optional[str] = ..., event_time_ms: _Optional[int] = ..., kind: _Optional[str] = ..., health: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
