@@ -19,6 +19,13 @@ Stream model
   late), at most `out_of_order_ms` behind the newest event time already in the stream.
 - Poison never uses a sequence number and is placed at seeded positions; the valid
   events are the same whatever the poison count.
+- `late` (inventory, maintenance) adds that many events at seeded positions, each for the
+  key of the event before it, timed within one second either side of the job's allowed
+  lateness behind that key's newest event time (`allowed_lateness_ms`, default the job
+  model's): alternately just late (dead-lettered) and just in time (applied). Its key's
+  newest event is within the out-of-orderness bound of the newest event, so the outcome
+  does not depend on the watermark (docs/faults.md). `resend` adds that many exact copies
+  of the event before, at seeded positions (duplicates). Both count as valid events.
 
 File format (`--to-file PATH`), no header, records back to back:
     key length (4 bytes, big-endian) | key | value length (4 bytes, big-endian) | value
@@ -68,6 +75,8 @@ from streamsuite_proto.v1 import fraud_pb2, inventory_pb2, maintenance_pb2
 from udfs import codec
 from udfs.codec import DecodeError
 from udfs.events import EVENT_TYPES, MAX_AMOUNT_MINOR, MIN_EVENT_TIME_MS, SENSORS
+from udfs.inventory import InventoryModel
+from udfs.maintenance import MaintenanceModel
 
 DEFAULT_START_TIME_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z, fixed so output is reproducible
 DEFAULT_SEED = 1
@@ -151,6 +160,9 @@ class Params:
     schema_id: int
     start_time_ms: int
     out_of_order_ms: int
+    late: int = 0
+    resend: int = 0
+    allowed_lateness_ms: int = 0
 
     @property
     def planned_events(self) -> int:
@@ -180,6 +192,8 @@ class Params:
             "schema_id": self.schema_id,
             "start_time_ms": self.start_time_ms,
             "out_of_order_ms": self.out_of_order_ms,
+            **({"late": self.late, "resend": self.resend, "allowed_lateness_ms": self.allowed_lateness_ms}
+               if self.late or self.resend else {}),
         }
 
 
@@ -218,6 +232,10 @@ class _DomainGenerator:
 
     def keys_used(self) -> int:
         raise NotImplementedError
+
+    def late_copy(self, template: _Emitted, event_time_ms: int) -> _Emitted:
+        """A new event for `template`'s key at `event_time_ms`, taking the key's next sequence."""
+        raise ValueError(f"the {self.params.domain} stream has no late events")
 
 
 # ---------------------------------------------------------------- fraud
@@ -666,6 +684,12 @@ class _InventoryGenerator(_DomainGenerator):
                                   "behind_key_ms": previous_ms - event_time, "lateness_ms": newest - event_time})
         return item._replace(label=item.label._replace(tags=item.label.tags + ("out_of_order",)))
 
+    def late_copy(self, template: _Emitted, event_time_ms: int) -> _Emitted:
+        """A sale or return sent late (a till that held it back)."""
+        index = next(i for i, shelf in enumerate(self.shelves) if shelf.key == template.key)
+        kind = inventory_pb2.SALE if self.rng.random() < 0.8 else inventory_pb2.RETURN
+        return self._movement(index, event_time_ms, kind)
+
     def _next_kind(self, shelf: _Shelf) -> int:
         options = [(inventory_pb2.SALE, 60), (inventory_pb2.RESERVATION, 9), (inventory_pb2.RETURN, 5),
                    (inventory_pb2.ADJUSTMENT, 2),
@@ -825,6 +849,16 @@ class _MaintenanceGenerator(_DomainGenerator):
             if not reported:
                 return
 
+    def late_copy(self, template: _Emitted, event_time_ms: int) -> _Emitted:
+        """A reading sent late (a gateway that buffered it) with the machine's latest values."""
+        machine = next(m for m in self.machines if m.key == template.key)
+        machine.sequence += 1
+        reading = maintenance_pb2.SensorReading(reading_id=self.new_id(), machine_id=machine.machine_id,
+                                                event_time_ms=event_time_ms, sequence=machine.sequence,
+                                                **machine.last_values)
+        return _Emitted(machine.key, self.encode(reading), Label("event", reading.reading_id),
+                        reading, event_time_ms)
+
     def _reading(self, machine: _Machine, t: float) -> _Emitted:
         rng = self.rng
         values = {}
@@ -896,6 +930,10 @@ class _MaintenanceGenerator(_DomainGenerator):
         return {"period_ms": self.period_ms, "degrading": degrading, "faulty": faulty, "silent": silent,
                 "impossible_values": IMPOSSIBLE_VALUES}
 
+
+# The jobs' default allowed lateness, which `late` events are seeded around.
+ALLOWED_LATENESS = {"inventory": InventoryModel().allowed_lateness_ms,
+                    "maintenance": MaintenanceModel().allowed_lateness_ms}
 
 GENERATORS: dict[str, type[_DomainGenerator]] = {
     "fraud": _FraudGenerator,
@@ -1023,13 +1061,16 @@ class EventStream:
     given), duration_s (event-time span instead of a count), rate (events/s of event
     time; default per domain), keys (cards, store-SKU pairs or machines; default per
     domain), seed, poison (number of malformed messages), framing ("raw" or
-    "confluent"), schema_id, start_time_ms, out_of_order_ms (inventory lateness bound).
+    "confluent"), schema_id, start_time_ms, out_of_order_ms (inventory lateness bound), late
+    and resend (events around the allowed lateness and exact copies, see the module doc),
+    allowed_lateness_ms (default: the job model's).
     """
 
     def __init__(self, domain: str, *, count: int | None = None, duration_s: float | None = None,
                  rate: float | None = None, keys: int | None = None, seed: int = DEFAULT_SEED,
                  poison: int = 0, framing: str = "raw", schema_id: int = DEFAULT_SCHEMA_ID,
-                 start_time_ms: int = DEFAULT_START_TIME_MS, out_of_order_ms: int = DEFAULT_OUT_OF_ORDER_MS):
+                 start_time_ms: int = DEFAULT_START_TIME_MS, out_of_order_ms: int = DEFAULT_OUT_OF_ORDER_MS,
+                 late: int = 0, resend: int = 0, allowed_lateness_ms: int | None = None):
         if domain not in DOMAINS:
             raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(DOMAINS)}")
         defaults = DOMAINS[domain]
@@ -1049,17 +1090,29 @@ class EventStream:
             (0 <= schema_id < 2**31, f"schema id {schema_id} is outside 0..2^31-1"),
             (start_time_ms >= MIN_EVENT_TIME_MS, f"start time {start_time_ms} ms is before 2000-01-01"),
             (out_of_order_ms >= 0, f"out-of-order bound must be 0 or more, not {out_of_order_ms}"),
+            (late >= 0 and resend >= 0, f"late and resend must be 0 or more, not {late} and {resend}"),
+            (not late or domain in ALLOWED_LATENESS, f"the {domain} job has no allowed lateness to seed late "
+                                                     f"events around"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if allowed_lateness_ms is None:
+            allowed_lateness_ms = ALLOWED_LATENESS.get(domain, 0)
         self.params = Params(domain, count, duration_s, float(rate), keys, seed, poison, framing, schema_id,
-                             start_time_ms, out_of_order_ms)
+                             start_time_ms, out_of_order_ms, late, resend, allowed_lateness_ms)
         self._domain = GENERATORS[domain](self.params)
         self._poison = _PoisonMaker(self.params)
         positions_rng = random.Random(f"{seed}:poison-positions")
         planned_total = self.params.planned_events + poison
         self._poison_positions = sorted(positions_rng.sample(range(1, planned_total), poison))
+        # Drawn apart from the domain's generator, so without them the stream is unchanged.
+        self._edge_rng = random.Random(f"{seed}:late-and-resend")
+        spots = self._edge_rng.sample(range(1, max(2, self.params.planned_events - late - resend)), late + resend)
+        self._late_after, self._resend_after = set(spots[:late]), set(spots[late:])
+        self._key_time: dict[bytes, int] = {}
+        self._domain_events = 0
+        self._late_log: list[dict[str, Any]] = []
         self._started = False
         self.finished = False
         self.messages = 0
@@ -1096,12 +1149,35 @@ class EventStream:
             template = item
             self._note(item)
             yield Record(item.key, item.value, item.label, item.event_time_ms)
+            for extra in self._extras(item):
+                if self.params.count is not None and self.valid >= self.params.count:
+                    break
+                self._note(extra)
+                yield Record(extra.key, extra.value, extra.label, extra.event_time_ms)
         while positions:
             positions.popleft()
             yield self._poison_record(template)
         self.finished = True
 
+    def _extras(self, item: _Emitted) -> Iterator[_Emitted]:
+        """The late event and the copy seeded after the domain's n-th event, if any."""
+        self._domain_events += 1
+        if self._domain_events in self._late_after:
+            key_time = self._key_time[item.key]
+            # Alternately 1..1000 ms past the allowed lateness (late) and 0..999 ms inside it (on time).
+            late = len(self._late_log) % 2 == 0
+            offset = self._edge_rng.randint(1, 1000) if late else -self._edge_rng.randint(0, 999)
+            event_time = key_time - self.params.allowed_lateness_ms - offset
+            extra = self._domain.late_copy(item, event_time)
+            extra = extra._replace(label=extra.label._replace(tags=extra.label.tags + ("late_edge", "late" if late else "on_time")))
+            self._late_log.append({"event_id": extra.label.event_id, "key": item.key.decode(),
+                                   "key_time_ms": key_time, "event_time_ms": event_time, "late": late})
+            yield extra
+        if self._domain_events in self._resend_after:
+            yield item._replace(label=Label("duplicate", item.label.event_id, item.label.tags))
+
     def _note(self, item: _Emitted) -> None:
+        self._key_time[item.key] = max(self._key_time.get(item.key, item.event_time_ms), item.event_time_ms)
         self.messages += 1
         self.valid += 1
         if item.label.kind == "duplicate":
@@ -1153,6 +1229,7 @@ class EventStream:
             "poison_indexes": [entry["index"] for entry in self._poison_log],
             "poison": self._poison_log,
             "labels": domain_truth,
+            **({"late_edge": self._late_log} if self.params.late else {}),
         }
 
 

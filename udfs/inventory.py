@@ -580,16 +580,18 @@ def bounded_watermarks(movements: list[Movement], out_of_orderness_ms: int) -> C
 
 
 def replay(movements: Iterable[Movement], model: InventoryModel | None = None,
-           watermark_fn: Callable[[int], int] | None = None) -> tuple[dict[str, StockState], list]:
+           watermark_fn: Callable[[int], int] | None = None,
+           end_watermark_ms: int = MAX_WATERMARK) -> tuple[dict[str, StockState], list]:
     """The final state per key and all outputs, in order, of running movements as the operator does.
 
     Timers due at the watermark fire before each event, each key holds one timer at
-    `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark).
+    `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark), or those
+    due by `end_watermark_ms` (the last watermark of an unbounded run).
     """
     run = KeyedTimerReplay(StockKeeper(model), StockState)
     for i, mv in enumerate(movements):
         watermark = watermark_fn(i) if watermark_fn else MIN_WATERMARK
         run.fire(watermark)
         run.apply(mv.key, mv, watermark)
-    run.fire(MAX_WATERMARK)
+    run.fire(end_watermark_ms)
     return run.states, run.outputs

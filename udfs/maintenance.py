@@ -612,12 +612,14 @@ def bounded_out_of_orderness(bound_ms: int) -> Callable[[int], int]:
 
 
 def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
-           watermark_fn: Callable[[int], int] | None = None) -> list:
+           watermark_fn: Callable[[int], int] | None = None,
+           end_watermark_ms: int = MAX_WATERMARK) -> list:
     """What the Flink operator emits for `readings` in this arrival order, timers included.
 
     Each reading is applied at the current watermark, then the watermark advances to
     `watermark_fn(newest event time)` and every due timer fires (one event-time timer per
-    machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does.
+    machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does, or those
+    due by `end_watermark_ms` (the last watermark of an unbounded run).
     """
     watermark_fn = watermark_fn or bounded_out_of_orderness(0)
     run = KeyedTimerReplay(MachineMonitor(model), MachineState)
@@ -627,5 +629,5 @@ def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
         newest = reading.event_time_ms if newest is None else max(newest, reading.event_time_ms)
         watermark = max(watermark, watermark_fn(newest))
         run.fire(watermark)
-    run.fire(MAX_WATERMARK)
+    run.fire(end_watermark_ms)
     return run.outputs
