@@ -1169,7 +1169,8 @@ class EventStream:
             offset = self._edge_rng.randint(1, 1000) if late else -self._edge_rng.randint(0, 999)
             event_time = key_time - self.params.allowed_lateness_ms - offset
             extra = self._domain.late_copy(item, event_time)
-            extra = extra._replace(label=extra.label._replace(tags=extra.label.tags + ("late_edge", "late" if late else "on_time")))
+            tags = extra.label.tags + ("late_edge", "late" if late else "on_time")
+            extra = extra._replace(label=extra.label._replace(tags=tags))
             self._late_log.append({"event_id": extra.label.event_id, "key": item.key.decode(),
                                    "key_time_ms": key_time, "event_time_ms": event_time, "late": late})
             yield extra

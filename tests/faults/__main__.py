@@ -98,7 +98,8 @@ def describe_job(job: str) -> str:
     facts = JOB_FACTS[job]()
     d = facts.run_defaults
     extras = ", ".join(f"{k}={v}" for k, v in facts.stream_options().items())
-    return (f"{facts.module}, unbounded, fed a seeded input ({d['count']:,} events, {d['keys']} keys, {d['poison']} poison"
+    return (f"{facts.module}, unbounded, fed a seeded input ({d['count']:,} events, {d['keys']} keys, "
+            f"{d['poison']} poison"
             f"{', ' + extras if extras else ''}) at {d['rate']:,} events/s while it runs"
             f"{'' if job == 'fraud' else ', then one end marker per partition'}")
 

@@ -224,6 +224,8 @@ def run_options(name: str) -> dict:
 
 
 FAST = ("tm_kill_once", "exception_once")
+# The other jobs' fast tier in `make test`: (job, case, parallelism), about 1.5 minutes each.
+FAST_OTHER_JOBS = (("inventory", "tm_kill_once", 2), ("maintenance", "tm_kill_once", 2))
 # Cases that need the fraud job's own files or its rules topic.
 FRAUD_ONLY = ("tm_kill_between_rule_versions", "savepoint_upgrade", "incompatible_state_refused")
 ALL = ("no_fault", "tm_kill_once", "tm_kill_holding_batch", "tm_kill_between_rule_versions", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",

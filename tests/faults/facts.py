@@ -314,7 +314,8 @@ WINDOW_FIELDS = ("store_id", "sku", "window_start_ms", "window_end_ms", "sales_q
                  "restock_qty")
 
 
-def late_payloads(records: list[tuple[bytes, bytes]], late_ids: list[str], event_type: str, id_field: str) -> list[bytes]:
+def late_payloads(records: list[tuple[bytes, bytes]], late_ids: list[str], event_type: str,
+                  id_field: str) -> list[bytes]:
     """The raw bytes of the events the oracle found late, by their ids."""
     from udfs.codec import DecodeError
     from udfs.events import EVENT_TYPES
