@@ -187,8 +187,9 @@ class FraudFacts(JobFacts):
 
 
 class InventoryFacts(JobFacts):
-    """Inventory counts. Domain-independent: the S3 level rows of each key are its versions 1..n, each
-    once, with n its Redis version (the hot record and the cold log agree without the oracle)."""
+    """Inventory counts. Domain-independent: per key, the sales its S3 windows count are the sales the
+    generator made for it (each id once, none it made late), in number and units; and its S3 level
+    rows are its versions 1..n, each once, with n its Redis version."""
 
     job, domain, module, job_file = "inventory", "inventory", "jobs.inventory_counts", "jobs/inventory_counts.py"
     # 20 events/s of event time over 300 keys: 33 minutes of event time, so reservations (15 minutes)
@@ -246,12 +247,15 @@ class InventoryFacts(JobFacts):
                   for seen, hot in zip(versions.values(), pipe.execute()))
         checks.append(Check("level rows per key = versions 1..redis version", f"{len(versions)} keys",
                             f"{off} differ", off == 0 and bool(versions)))
+        checks.append(sales_check(read_cold_table(settings, f"{COLD_BUCKET}/{s3_prefix}/windows"), stream))
         return checks
 
 
 class MaintenanceFacts(JobFacts):
-    """Predictive maintenance. Domain-independent: per machine, the S3 feature rows count the windows
-    scored, which is its Redis version; and no machine has two rows for one window."""
+    """Predictive maintenance. Domain-independent: per machine, the readings of its S3 windows that tile
+    time (those starting at a multiple of the window) are the readings the generator made for it,
+    copies included, none it made late; its feature rows count the windows scored, which is its Redis
+    version; and no machine has two rows for one window."""
 
     job, domain = "maintenance", "maintenance"
     module, job_file = "jobs.predictive_maintenance", "jobs/predictive_maintenance.py"
@@ -306,12 +310,49 @@ class MaintenanceFacts(JobFacts):
         twice = sum(1 for n in windows.values() if n > 1)
         checks.append(Check("feature rows per machine = redis version, one per window", f"{len(per_machine)} machines",
                             f"{off} differ, {twice} windows twice", off == 0 and twice == 0 and bool(per_machine)))
+        checks.append(readings_check(rows, stream))
         return checks
 
 
 LEVEL_FIELDS = ("store_id", "sku", "on_hand", "reserved", "available", "version", "event_time_ms", "oversold")
 WINDOW_FIELDS = ("store_id", "sku", "window_start_ms", "window_end_ms", "sales_qty", "sales_count", "returns_qty",
                  "restock_qty")
+
+
+def sales_check(window_rows: list[dict], stream: GeneratedStream) -> Check:
+    """Per key, the sales its window rows count against the sales the generator made for it: each event
+    id once, the ones it made late left out (in number and in units)."""
+    made: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (key, value), label in zip(stream.records, stream.labels):
+        if label.kind == "event" and "sale" in label.tags and "late" not in label.tags:
+            total = made[key.decode()]
+            total[0] += 1
+            total[1] += inventory_pb2.InventoryMovement.FromString(value).quantity
+    counted: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in window_rows:
+        total = counted[f"{row['store_id']}|{row['sku']}"]
+        total[0] += row["sales_count"]
+        total[1] += row["sales_qty"]
+    off = sum(counted.get(key, [0, 0]) != sales for key, sales in made.items()) + len(set(counted) - set(made))
+    return Check("window sales per key = sales generated (not late)", f"{len(made)} keys", f"{off} differ",
+                 off == 0 and bool(made))
+
+
+def readings_check(feature_rows: list[dict], stream: GeneratedStream) -> Check:
+    """Per machine, the readings of the windows that tile time (starting at a multiple of the window)
+    against the readings the generator made for it, copies included, the ones it made late left out."""
+    from udfs.maintenance import MaintenanceModel
+
+    window_ms = MaintenanceModel().window_ms
+    tiled = Counter()
+    for row in feature_rows:
+        if row["window_start_ms"] % window_ms == 0:
+            tiled[row["machine_id"]] += row["readings"]
+    made = Counter(key.decode() for (key, _), label in zip(stream.records, stream.labels)
+                   if label.kind != "poison" and "late" not in label.tags)
+    off = sum(tiled[machine] != n for machine, n in made.items()) + len(set(tiled) - set(made))
+    return Check("readings per machine = readings generated (not late)", f"{len(made)} machines", f"{off} differ",
+                 off == 0 and bool(made))
 
 
 def late_payloads(records: list[tuple[bytes, bytes]], late_ids: list[str], event_type: str,
