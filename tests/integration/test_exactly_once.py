@@ -12,5 +12,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.jvm]
                          [("fraud", case, 1) for case in cases.FAST] + list(cases.FAST_OTHER_JOBS))
 def test_exact_outputs_after_fault(stack, cluster, job, case, parallelism):
     fault, body = getattr(cases, case)(stack, cluster)
-    result = run_case(case, fault, stack.settings, body, job=job, parallelism=parallelism, **cases.run_options(case))
+    options = {"job": job, "parallelism": parallelism, **cases.run_options(case)}
+    result = run_case(case, fault, stack.settings, body, **options)
     assert result.verdict == "pass", result.failures()
