@@ -32,18 +32,18 @@ from typing import Callable
 import redis
 
 from jobs.topology import COLD_BUCKET
-from udfs.timers import MAX_WATERMARK
 from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
 from streamsuite.localrun import job_args
 from streamsuite.paths import portable, run_dir
 from streamsuite.rules import publish_updates
 from streamsuite.stack import ProcessGroup, Stack, StackSettings, _owned_pid
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
-from tests.kafka_helpers import fresh_topics, read_topic
 from tests.faults.checks import Check
 from tests.faults.facts import JOB_FACTS, OUT_OF_ORDERNESS_MS, generator_dead_letters
+from tests.kafka_helpers import fresh_topics, read_topic
 from tests.net_helpers import process_tree
 from tests.rules_helpers import event_times
+from udfs.timers import MAX_WATERMARK
 
 
 @dataclass
@@ -218,7 +218,6 @@ class JobRun:
         newest = max(self.stream.times_ms)
         self.markers = self.facts.end_markers(newest, self.PARTITIONS)
         self.records = self.stream.records + [(key, value) for key, value, _, _ in self.markers]
-        self.times_ms = self.stream.times_ms + [time_ms for _, _, time_ms, _ in self.markers]
         end_watermark = (min(t for _, _, t, _ in self.markers) - OUT_OF_ORDERNESS_MS - 1 if self.markers
                          else MAX_WATERMARK)
         # Rules records built from the stream's event times; the case says when each is published.
@@ -234,11 +233,13 @@ class JobRun:
         self.folder = run_dir() / "faults" / self.run_id
         self.folder.mkdir(parents=True, exist_ok=True)
         self.producer_log = self.folder / "librdkafka.log"
+        # 120 attempts a second apart: a TaskManager started after a kill -9 can take over a minute to
+        # register on a loaded machine (seen: load 15 on 2 cores), and every attempt before it fails at once
+        # for want of a slot; 20 attempts ran out there and the job failed.
         self.args = job_args(settings, input_topic=self.source, dead_letter_topic=self.dead, run_id=self.run_id,
                              namespace="fault") + [
-            "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=20",
+            "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=120",
             "--set", "runtime.restart_delay_ms=1000", *extra]
-        self.resubmitted_at: list[int] = []
         self.rules_topic = ""
         if rules:
             (self.rules_topic,) = fresh_topics(settings.kafka_bootstrap, "rules", partitions=1)
