@@ -21,6 +21,12 @@ class ColdSink:
             from pyflink.table import StreamTableEnvironment
 
             self.t_env = StreamTableEnvironment.create(env)
+            # Explicit uids for the file writer and partition committer (both keep state): the ids Flink
+            # hashes otherwise depend on chaining, which changes with parallelism (the committer runs at
+            # 1), so a savepoint taken at parallelism 1 could not be restored at 2. The writer runs at 1
+            # too (`sink.parallelism` below) so the committer is chained to it at every parallelism:
+            # otherwise its max parallelism (the chain's) differs between the two and the restore fails.
+            self.t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
             self.statements = self.t_env.create_statement_set()
 
     def uri(self, table: str) -> str:
@@ -41,6 +47,7 @@ class ColdSink:
               'path' = '{self.uri(table.name)}',
               'format' = 'parquet',
               'parquet.compression' = 'SNAPPY',
+              'sink.parallelism' = '1',
               'sink.rolling-policy.file-size' = '128MB',
               'sink.partition-commit.policy.kind' = 'success-file'
             )""")

@@ -7,6 +7,7 @@ from udfs.codec import DecodeError
 from udfs.events import EVENT_TYPES
 from udfs.fraud import CardProfile, FraudModel, ScoredTransaction, Transaction
 from udfs.fraud_rules import InvalidRuleSet, RuleBook, RuleSet, RuleSetScorer
+from udfs.timers import MAX_WATERMARK
 
 
 @dataclass
@@ -60,8 +61,10 @@ class InventoryOracle:
     poison: list[bytes]
 
 
-def inventory_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orderness_ms: int = 5_000) -> InventoryOracle:
-    """Replay valid movements in stream order (a key's order is its partition's order) as the operator does."""
+def inventory_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orderness_ms: int = 5_000,
+                     end_watermark_ms: int = MAX_WATERMARK) -> InventoryOracle:
+    """Replay valid movements in stream order (a key's order is its partition's order) as the operator does;
+    a bounded run ends with every timer fired, an unbounded one with those due by its last watermark."""
     from udfs.inventory import Movement, bounded_watermarks, replay
 
     movements, poison = [], []
@@ -70,12 +73,14 @@ def inventory_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orde
             movements.append(Movement.from_message(EVENT_TYPES["InventoryMovement"].parse(value)))
         except DecodeError:
             poison.append(value)
-    states, outputs = replay(movements, model, bounded_watermarks(movements, out_of_orderness_ms))
+    states, outputs = replay(movements, model, bounded_watermarks(movements, out_of_orderness_ms), end_watermark_ms)
     return InventoryOracle(states, outputs, poison)
 
 
-def maintenance_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orderness_ms: int = 5_000):
-    """Outputs of the maintenance operator over the valid readings, and the poison."""
+def maintenance_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orderness_ms: int = 5_000,
+                       end_watermark_ms: int = MAX_WATERMARK):
+    """Outputs of the maintenance operator over the valid readings (every timer fired at the end, or those
+    due by `end_watermark_ms`), and the poison."""
     from udfs.maintenance import Reading, bounded_out_of_orderness, replay
 
     readings, poison = [], []
@@ -84,4 +89,4 @@ def maintenance_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_or
             readings.append(Reading.from_message(EVENT_TYPES["SensorReading"].parse(value)))
         except DecodeError:
             poison.append(value)
-    return replay(readings, model, bounded_out_of_orderness(out_of_orderness_ms)), poison
+    return replay(readings, model, bounded_out_of_orderness(out_of_orderness_ms), end_watermark_ms), poison

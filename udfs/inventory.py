@@ -5,9 +5,15 @@ one event-time timer to it and returns the next state plus what happened: level 
 low-stock alerts, closed sales windows, and late, duplicate, oversold or ignored events.
 The Flink job, the unit tests and the reference oracle (`replay`) all run this same code.
 
-Everything runs on event time, never the wall clock: lateness is judged by the watermark
-(Flink's rule), reservations expire and windows close when event time passes them, so a
-replay after a failure computes exactly the same states, versions and outputs.
+Everything runs on each key's own event time, never the wall clock nor the watermark at an
+event's arrival (which differs on replay: it restarts from nothing after a restore and moves
+with other partitions): an event is late when it is more than the allowed lateness behind
+its key's newest event time (or newest fired timer), and the timers due up to that event time
+fire before the event is applied, just as they would had the watermark passed them first.
+So a replay after a failure computes exactly the same states, versions and outputs. Timers
+still fire by the watermark for keys that go quiet; only a key whose own event time lags the
+watermark by more than the out-of-orderness bound can see one fire before one of its events
+and so differ on replay (docs/faults.md has the proof of that bound).
 
 Adjustments are absolute physical counts. A sale, return or restock at or before the latest
 adjustment's event time is already in that count and leaves on-hand alone (it still counts
@@ -23,7 +29,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from udfs.encoding import decode_state, encode_state
-from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
+from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
@@ -137,7 +143,7 @@ class StockState:
     sales: list = field(default_factory=list)
     # Event ids seen, oldest first: [event-time bucket start, concatenated fingerprints].
     seen: list = field(default_factory=list)
-    # Newest event time applied, and the newest watermark (or timer) this key has seen.
+    # Newest event time applied, and the newest timer this key has fired.
     clock_ms: int = 0
     watermark_ms: int = MIN_WATERMARK
     # Event time of the latest level change, the hot record's version, low-stock episodes.
@@ -239,7 +245,8 @@ class LateEvent:
     event_id: str
     kind: str
     event_time_ms: int
-    watermark_ms: int
+    # The key's event time it was judged against: its newest applied event or fired timer.
+    key_time_ms: int
     reason: str
 
 
@@ -329,29 +336,32 @@ class StockKeeper:
         self.model = model or InventoryModel()
 
     def apply(self, state: StockState, mv: Movement, watermark_ms: int) -> tuple[StockState, list]:
-        """Duplicate, else late (by the watermark), else applied after expiring due reservations."""
-        m, s = self.model, state.copy()
-        s.store_id, s.sku = mv.store_id, mv.sku
-        s.watermark_ms = max(s.watermark_ms, watermark_ms)
+        """Timers due by the key's event time first, then: duplicate, else late (by the key's event
+        time), else applied. `watermark_ms`, the watermark at arrival, is not used: it differs on replay."""
+        m = self.model
         t, fp = mv.event_time_ms, fingerprint(mv.event_id)
+        s, fired = fire_due(self, state, max(t, state.clock_ms))
+        s = s.copy()
+        s.store_id, s.sku = mv.store_id, mv.sku
         # A re-sent copy of an applied event is a duplicate even when it is late: nothing was lost.
         if any(_has_fingerprint(packed, fp) for _, packed in s.seen):
             s.duplicates += 1
-            return s, [Duplicate(mv.store_id, mv.sku, mv.event_id, t)]
-        if t < s.watermark_ms - m.allowed_lateness_ms:
+            return s, fired + [Duplicate(mv.store_id, mv.sku, mv.event_id, t)]
+        key_time = max(s.clock_ms, s.watermark_ms)
+        if t < key_time - m.allowed_lateness_ms:
             s.late += 1
-            return s, [LateEvent(mv.store_id, mv.sku, mv.event_id, mv.kind, t, s.watermark_ms,
-                                 f"event time {t} ms is more than the allowed lateness of {m.allowed_lateness_ms} ms "
-                                 f"behind the watermark {s.watermark_ms} ms")]
+            return s, fired + [LateEvent(mv.store_id, mv.sku, mv.event_id, mv.kind, t, key_time,
+                                         f"event time {t} ms is more than the allowed lateness of "
+                                         f"{m.allowed_lateness_ms} ms behind its key's event time {key_time} ms")]
         before = (s.on_hand, s.reserved)
-        now = max(t, s.watermark_ms)
+        now = max(t, key_time)
         s.reservations = [r for r in s.reservations if r[2] > now]
-        self._remember(s, fp, t, now)
+        self._remember(s, fp, t, max(t, s.clock_ms))
         s.applied += 1
         s.clock_ms = max(s.clock_ms, t)
         extra = self._move(s, mv, now)
         self._prune(s)
-        return s, self._settle(s, before, t) + extra
+        return s, fired + self._settle(s, before, t) + extra
 
     def on_timer(self, state: StockState, timestamp_ms: int) -> tuple[StockState, list]:
         """Expire due reservations and close due windows; a timer with nothing due changes nothing."""
@@ -466,9 +476,9 @@ class StockKeeper:
 
     def _prune(self, s: StockState) -> None:
         """Drop sales buckets out of the velocity window, and on-hand changes no adjustment can precede
-        any more (older than the latest adjustment or than the watermark minus the allowed lateness)."""
+        any more (older than the latest adjustment or than the key's event time minus the allowed lateness)."""
         s.sales = _units_since(s.sales, self._velocity_since(s), self.model.velocity_bucket_ms)
-        horizon = s.watermark_ms - self.model.allowed_lateness_ms
+        horizon = max(s.clock_ms, s.watermark_ms) - self.model.allowed_lateness_ms
         if s.adjusted_ms is not None:
             horizon = max(horizon, s.adjusted_ms)
         s.changes = [c for c in s.changes if c[0] > horizon]
@@ -570,16 +580,18 @@ def bounded_watermarks(movements: list[Movement], out_of_orderness_ms: int) -> C
 
 
 def replay(movements: Iterable[Movement], model: InventoryModel | None = None,
-           watermark_fn: Callable[[int], int] | None = None) -> tuple[dict[str, StockState], list]:
+           watermark_fn: Callable[[int], int] | None = None,
+           end_watermark_ms: int = MAX_WATERMARK) -> tuple[dict[str, StockState], list]:
     """The final state per key and all outputs, in order, of running movements as the operator does.
 
     Timers due at the watermark fire before each event, each key holds one timer at
-    `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark).
+    `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark), or those
+    due by `end_watermark_ms` (the last watermark of an unbounded run).
     """
     run = KeyedTimerReplay(StockKeeper(model), StockState)
     for i, mv in enumerate(movements):
         watermark = watermark_fn(i) if watermark_fn else MIN_WATERMARK
         run.fire(watermark)
         run.apply(mv.key, mv, watermark)
-    run.fire(MAX_WATERMARK)
+    run.fire(end_watermark_ms)
     return run.states, run.outputs

@@ -9,8 +9,11 @@ Windows. Sliding event-time windows of `window_ms` every `slide_ms`, aligned to 
 as Flink aligns them. A reading goes into one pane (a `slide_ms` slice of event time); a
 window is the merge of its `window_ms / slide_ms` panes, so state holds pane aggregates,
 never readings. A window is emitted once, when a timer reaches its end + allowed lateness,
-and only if it holds a reading. A reading older than the watermark minus the allowed
-lateness (or inside an emitted window) is late and comes back as `LateReading`.
+and only if it holds a reading. A reading older than its machine's newest reading minus the
+allowed lateness (or inside an emitted window) is late and comes back as `LateReading`.
+Decisions use the machine's own event time, never the watermark at arrival (which differs
+on replay): the timers due up to a reading's event time fire before it is applied, just as
+they would had the watermark passed them first (docs/faults.md: what can still differ).
 
 Exactness. Values are quantized to micro-units (round(value * 10^6): far below any
 sensor's resolution) and every pane aggregate is an integer (count, sum, sum of squares,
@@ -69,7 +72,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from udfs.encoding import decode_state, encode_state
 from udfs.events import SENSORS, event_date
-from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay
+from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
 
 STATE_ENCODING = 1
 
@@ -224,7 +227,8 @@ class MachineState:
 @dataclass(frozen=True)
 class LateReading:
     reading: Reading
-    watermark_ms: int
+    # The machine's newest reading time it was judged against.
+    key_time_ms: int
     reason: str
 
 
@@ -386,12 +390,16 @@ class MachineMonitor:
         self.model = model or MaintenanceModel()
 
     def apply(self, state: MachineState, reading: Reading, watermark_ms: int) -> tuple[MachineState, list]:
+        """Timers due by the machine's event time first, then the reading (or it is late).
+        `watermark_ms`, the watermark at arrival, is not used: it differs on replay."""
         m = self.model
         t = reading.event_time_ms
-        if t < watermark_ms - m.allowed_lateness_ms or t < state.closed_end_ms:
-            reason = (f"event time {t} is more than {m.allowed_lateness_ms} ms behind the watermark {watermark_ms}"
-                      f" or inside a window already emitted (up to {state.closed_end_ms})")
-            return state, [LateReading(reading, watermark_ms, reason)]
+        key_time = t if state.last_event_ms is None else state.last_event_ms
+        state, fired = fire_due(self, state, max(t, key_time))
+        if t < key_time - m.allowed_lateness_ms or t < state.closed_end_ms:
+            reason = (f"event time {t} is more than {m.allowed_lateness_ms} ms behind its machine's newest reading "
+                      f"{key_time} or inside a window already emitted (up to {state.closed_end_ms})")
+            return state, fired + [LateReading(reading, key_time, reason)]
         index = t // m.slide_ms
         dt = t - index * m.slide_ms
         pane = list(state.panes.get(index) or [0] + [None] * len(SENSORS))
@@ -409,7 +417,7 @@ class MachineMonitor:
             alerts = [a for a in alerts if a[0] != "no_data"]
         last = t if state.last_event_ms is None else max(state.last_event_ms, t)
         return replace(state, machine_id=state.machine_id or reading.machine_id, last_event_ms=last,
-                       panes={**state.panes, index: pane}, alerts=alerts), outputs
+                       panes={**state.panes, index: pane}, alerts=alerts), fired + outputs
 
     def on_timer(self, state: MachineState, timestamp_ms: int) -> tuple[MachineState, list]:
         """Everything due at or before `timestamp_ms`, in event-time order (windows first on a tie)."""
@@ -604,12 +612,14 @@ def bounded_out_of_orderness(bound_ms: int) -> Callable[[int], int]:
 
 
 def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
-           watermark_fn: Callable[[int], int] | None = None) -> list:
+           watermark_fn: Callable[[int], int] | None = None,
+           end_watermark_ms: int = MAX_WATERMARK) -> list:
     """What the Flink operator emits for `readings` in this arrival order, timers included.
 
     Each reading is applied at the current watermark, then the watermark advances to
     `watermark_fn(newest event time)` and every due timer fires (one event-time timer per
-    machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does.
+    machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does, or those
+    due by `end_watermark_ms` (the last watermark of an unbounded run).
     """
     watermark_fn = watermark_fn or bounded_out_of_orderness(0)
     run = KeyedTimerReplay(MachineMonitor(model), MachineState)
@@ -619,5 +629,5 @@ def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
         newest = reading.event_time_ms if newest is None else max(newest, reading.event_time_ms)
         watermark = max(watermark, watermark_fn(newest))
         run.fire(watermark)
-    run.fire(MAX_WATERMARK)
+    run.fire(end_watermark_ms)
     return run.outputs

@@ -14,6 +14,21 @@ MIN_WATERMARK = -(2**63)
 MAX_WATERMARK = 2**63 - 1
 
 
+def fire_due(core: Any, state: Any, until_ms: int) -> tuple[Any, list]:
+    """Every timer of one key due at or before `until_ms`, one by one as Flink fires them, and their
+    outputs: a core calls this with its key's event time before applying an event, so the event
+    sees the same state whether the watermark passed those timers before it arrived or not."""
+    outputs: list = []
+    fired_ms = None
+    while (due := core.next_timer(state)) is not None and due <= until_ms:
+        if fired_ms is not None and due <= fired_ms:
+            raise RuntimeError(f"timer at {due} ms is due again after firing at {fired_ms} ms")
+        state, out = core.on_timer(state, due)
+        outputs.extend(out)
+        fired_ms = due
+    return state, outputs
+
+
 class KeyedTimerReplay:
     """A domain core (`apply`, `on_timer`, `next_timer`) run per key, collecting every output in order."""
 

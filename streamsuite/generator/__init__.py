@@ -19,6 +19,13 @@ Stream model
   late), at most `out_of_order_ms` behind the newest event time already in the stream.
 - Poison never uses a sequence number and is placed at seeded positions; the valid
   events are the same whatever the poison count.
+- `late` (inventory, maintenance) adds that many events at seeded positions, each for the
+  key of the event before it, timed within one second either side of the job's allowed
+  lateness behind that key's newest event time (`allowed_lateness_ms`, default the job
+  model's): alternately just late (dead-lettered) and just in time (applied). Its key's
+  newest event is within the out-of-orderness bound of the newest event, so the outcome
+  does not depend on the watermark (docs/faults.md). `resend` adds that many exact copies
+  of the event before, at seeded positions (duplicates). Both count as valid events.
 
 File format (`--to-file PATH`), no header, records back to back:
     key length (4 bytes, big-endian) | key | value length (4 bytes, big-endian) | value

@@ -76,6 +76,9 @@ class Params:
     schema_id: int
     start_time_ms: int
     out_of_order_ms: int
+    late: int = 0
+    resend: int = 0
+    allowed_lateness_ms: int = 0
 
     @property
     def planned_events(self) -> int:
@@ -105,6 +108,8 @@ class Params:
             "schema_id": self.schema_id,
             "start_time_ms": self.start_time_ms,
             "out_of_order_ms": self.out_of_order_ms,
+            **({"late": self.late, "resend": self.resend, "allowed_lateness_ms": self.allowed_lateness_ms}
+               if self.late or self.resend else {}),
         }
 
 
@@ -129,6 +134,8 @@ class DomainGenerator:
 
     default_keys: int
     default_rate: float
+    # The job's default allowed lateness, which `late` events are seeded around; None: the job has none.
+    allowed_lateness_ms: int | None = None
     # The event id field (a poison message is a copy of a valid event under an id of its own), and
     # the edits that make such a copy invalid, as (field, value): a missing field, a value out of range.
     id_field: str
@@ -163,3 +170,7 @@ class DomainGenerator:
 
     def keys_used(self) -> int:
         raise NotImplementedError
+
+    def late_copy(self, template: Emitted, event_time_ms: int) -> Emitted:
+        """A new event for `template`'s key at `event_time_ms`, taking the key's next sequence."""
+        raise ValueError(f"the {self.params.domain} stream has no late events")

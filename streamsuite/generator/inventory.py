@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 
 from streamsuite.generator.base import COMMON_OUT_OF_RANGE, DomainGenerator, Emitted, Label, Params, state_key
 from streamsuite_proto.v1 import inventory_pb2
+from udfs.inventory import InventoryModel
 
 SKUS_PER_STORE = 50
 OUT_OF_ORDER_SHARE = 0.02
@@ -38,6 +39,7 @@ class InventoryGenerator(DomainGenerator):
     """Stock movements per store and SKU, with re-sent duplicates and late (out-of-order) events."""
 
     default_keys, default_rate = 1_000, 100.0
+    allowed_lateness_ms = InventoryModel().allowed_lateness_ms
     id_field = "event_id"
     missing_field_edits = (("event_id", ""), ("sku", ""), ("reservation_id", None))
     out_of_range_edits = COMMON_OUT_OF_RANGE + (("quantity", -2), ("kind", 42))
@@ -115,6 +117,12 @@ class InventoryGenerator(DomainGenerator):
         self.out_of_order.append({"event_id": item.label.event_id, "key": shelf.key.decode(),
                                   "behind_key_ms": previous_ms - event_time, "lateness_ms": newest - event_time})
         return item._replace(label=item.label._replace(tags=item.label.tags + ("out_of_order",)))
+
+    def late_copy(self, template: Emitted, event_time_ms: int) -> Emitted:
+        """A sale or return sent late (a till that held it back)."""
+        index = next(i for i, shelf in enumerate(self.shelves) if shelf.key == template.key)
+        kind = inventory_pb2.SALE if self.rng.random() < 0.8 else inventory_pb2.RETURN
+        return self._movement(index, event_time_ms, kind)
 
     def _next_kind(self, shelf: _Shelf) -> int:
         options = [(inventory_pb2.SALE, 60), (inventory_pb2.RESERVATION, 9), (inventory_pb2.RETURN, 5),

@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from streamsuite.generator.base import COMMON_OUT_OF_RANGE, DomainGenerator, Emitted, Label, Params, state_key
 from streamsuite_proto.v1 import maintenance_pb2
 from udfs.events import SENSORS
+from udfs.maintenance import MaintenanceModel
 
 NOISE_SD = {"temperature_c": 0.3, "vibration_mm_s": 0.08, "pressure_bar": 0.03, "rotation_rpm": 3.0}
 DRIFT_SD = {"temperature_c": 0.1, "vibration_mm_s": 0.02, "pressure_bar": 0.01, "rotation_rpm": 1.0}
@@ -45,6 +46,7 @@ class MaintenanceGenerator(DomainGenerator):
     """Machines reporting four sensors at a fixed period; some degrade to failure, some break, some go silent."""
 
     default_keys, default_rate = 100, 20.0
+    allowed_lateness_ms = MaintenanceModel().allowed_lateness_ms
     id_field = "reading_id"
     missing_field_edits = (("reading_id", ""), ("machine_id", ""), ("sensors", None))
     out_of_range_edits = COMMON_OUT_OF_RANGE + (("temperature_c", math.nan), ("vibration_mm_s", math.inf))
@@ -114,6 +116,16 @@ class MaintenanceGenerator(DomainGenerator):
                 yield self._reading(machine, t)
             if not reported:
                 return
+
+    def late_copy(self, template: Emitted, event_time_ms: int) -> Emitted:
+        """A reading sent late (a gateway that buffered it) with the machine's latest values."""
+        machine = next(m for m in self.machines if m.key == template.key)
+        machine.sequence += 1
+        reading = maintenance_pb2.SensorReading(reading_id=self.new_id(), machine_id=machine.machine_id,
+                                                event_time_ms=event_time_ms, sequence=machine.sequence,
+                                                **machine.last_values)
+        return Emitted(machine.key, self.encode(reading), Label("event", reading.reading_id),
+                       reading, event_time_ms)
 
     def _reading(self, machine: _Machine, t: float) -> Emitted:
         rng = self.rng

@@ -24,13 +24,16 @@ class EventStream:
     given), duration_s (event-time span instead of a count), rate (events/s of event
     time; default per domain), keys (cards, store-SKU pairs or machines; default per
     domain), seed, poison (number of malformed messages), framing ("raw" or
-    "confluent"), schema_id, start_time_ms, out_of_order_ms (inventory lateness bound).
+    "confluent"), schema_id, start_time_ms, out_of_order_ms (inventory lateness bound), late
+    and resend (events around the allowed lateness and exact copies, see the package doc),
+    allowed_lateness_ms (default: the job model's).
     """
 
     def __init__(self, domain: str, *, count: int | None = None, duration_s: float | None = None,
                  rate: float | None = None, keys: int | None = None, seed: int = DEFAULT_SEED,
                  poison: int = 0, framing: str = "raw", schema_id: int = DEFAULT_SCHEMA_ID,
-                 start_time_ms: int = DEFAULT_START_TIME_MS, out_of_order_ms: int = DEFAULT_OUT_OF_ORDER_MS):
+                 start_time_ms: int = DEFAULT_START_TIME_MS, out_of_order_ms: int = DEFAULT_OUT_OF_ORDER_MS,
+                 late: int = 0, resend: int = 0, allowed_lateness_ms: int | None = None):
         if domain not in GENERATORS:
             raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(GENERATORS)}")
         defaults = GENERATORS[domain]
@@ -50,17 +53,29 @@ class EventStream:
             (0 <= schema_id < 2**31, f"schema id {schema_id} is outside 0..2^31-1"),
             (start_time_ms >= MIN_EVENT_TIME_MS, f"start time {start_time_ms} ms is before 2000-01-01"),
             (out_of_order_ms >= 0, f"out-of-order bound must be 0 or more, not {out_of_order_ms}"),
+            (late >= 0 and resend >= 0, f"late and resend must be 0 or more, not {late} and {resend}"),
+            (not late or defaults.allowed_lateness_ms is not None,
+             f"the {domain} job has no allowed lateness to seed late events around"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if allowed_lateness_ms is None:
+            allowed_lateness_ms = defaults.allowed_lateness_ms or 0
         self.params = Params(domain, count, duration_s, float(rate), keys, seed, poison, framing, schema_id,
-                             start_time_ms, out_of_order_ms)
+                             start_time_ms, out_of_order_ms, late, resend, allowed_lateness_ms)
         self._domain = GENERATORS[domain](self.params)
         self._poison = PoisonMaker(self.params)
         positions_rng = random.Random(f"{seed}:poison-positions")
         planned_total = self.params.planned_events + poison
         self._poison_positions = sorted(positions_rng.sample(range(1, planned_total), poison))
+        # Drawn apart from the domain's generator, so without them the stream is unchanged.
+        self._edge_rng = random.Random(f"{seed}:late-and-resend")
+        spots = self._edge_rng.sample(range(1, max(2, self.params.planned_events - late - resend)), late + resend)
+        self._late_after, self._resend_after = set(spots[:late]), set(spots[late:])
+        self._key_time: dict[bytes, int] = {}
+        self._domain_events = 0
+        self._late_log: list[dict[str, Any]] = []
         self._started = False
         self.finished = False
         self.messages = 0
@@ -97,12 +112,36 @@ class EventStream:
             template = item
             self._note(item)
             yield Record(item.key, item.value, item.label, item.event_time_ms)
+            for extra in self._extras(item):
+                if self.params.count is not None and self.valid >= self.params.count:
+                    break
+                self._note(extra)
+                yield Record(extra.key, extra.value, extra.label, extra.event_time_ms)
         while positions:
             positions.popleft()
             yield self._poison_record(template)
         self.finished = True
 
+    def _extras(self, item: Emitted) -> Iterator[Emitted]:
+        """The late event and the copy seeded after the domain's n-th event, if any."""
+        self._domain_events += 1
+        if self._domain_events in self._late_after:
+            key_time = self._key_time[item.key]
+            # Alternately 1..1000 ms past the allowed lateness (late) and 0..999 ms inside it (on time).
+            late = len(self._late_log) % 2 == 0
+            offset = self._edge_rng.randint(1, 1000) if late else -self._edge_rng.randint(0, 999)
+            event_time = key_time - self.params.allowed_lateness_ms - offset
+            extra = self._domain.late_copy(item, event_time)
+            tags = extra.label.tags + ("late_edge", "late" if late else "on_time")
+            extra = extra._replace(label=extra.label._replace(tags=tags))
+            self._late_log.append({"event_id": extra.label.event_id, "key": item.key.decode(),
+                                   "key_time_ms": key_time, "event_time_ms": event_time, "late": late})
+            yield extra
+        if self._domain_events in self._resend_after:
+            yield item._replace(label=Label("duplicate", item.label.event_id, item.label.tags))
+
     def _note(self, item: Emitted) -> None:
+        self._key_time[item.key] = max(self._key_time.get(item.key, item.event_time_ms), item.event_time_ms)
         self.messages += 1
         self.valid += 1
         if item.label.kind == "duplicate":
@@ -154,6 +193,7 @@ class EventStream:
             "poison_indexes": [entry["index"] for entry in self._poison_log],
             "poison": self._poison_log,
             "labels": domain_truth,
+            **({"late_edge": self._late_log} if self.params.late else {}),
         }
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from streamsuite.cluster import FlinkCluster
 from streamsuite.stack import Stack
-from tests.faults.harness import (Check, FraudRun, failover_check, kill_python_workers, kill_service,
+from tests.faults.harness import (Check, JobRun, failover_check, kill_python_workers, kill_service,
                                   kill_taskmanager, liveness_check, restart_service)
 from tests.rules_helpers import two_versions
 
 
 def tm_kill_once(stack: Stack, cluster: FlinkCluster):
-    def body(run: FraudRun):
+    def body(run: JobRun):
         before = run.start()
         state = run.job()["state"]
         kill_taskmanager(cluster)
@@ -27,7 +27,7 @@ def tm_kill_holding_batch(stack: Stack, cluster: FlinkCluster):
     """The hot sink holds its batch until the next checkpoint (a 10 s delay, no count bound): the
     kill always lands while it holds up to a second of unwritten upserts, which only the replay
     from the last checkpoint can write again."""
-    def body(run: FraudRun):
+    def body(run: JobRun):
         before = run.start()
         time.sleep(0.5)  # half-way between two checkpoints (interval 1 s): the sink holds ~0.5 s of upserts
         kill_taskmanager(cluster)
@@ -40,7 +40,7 @@ tm_kill_holding_batch.run_options = {"extra": ("--set", "redis.batch_max_delay_m
 
 
 def tm_kill_repeated(stack: Stack, cluster: FlinkCluster, kills: int = 3):
-    def body(run: FraudRun):
+    def body(run: JobRun):
         run.submit()
         checks = []
         for _ in range(kills):
@@ -58,8 +58,9 @@ def exception_once(stack: Stack, cluster: FlinkCluster, after: int = 20_000):
     os.environ["STREAMSUITE_FAULT_MARKER"] = str(marker)
     os.environ["STREAMSUITE_FAULT_AFTER"] = str(after)
 
-    def body(run: FraudRun):
-        run.submit(job_file="tests/faults/fraud_failing_once.py")
+    def body(run: JobRun):
+        os.environ["STREAMSUITE_FAULT_JOB"] = run.facts.module
+        run.submit(job_file=FAILING_ONCE.get(run.facts.job, "tests/faults/failing_once.py"))
         run.wait(marker.exists, "the injected failure", 120)
         before = run.completed_checkpoints()
         return [Check("failure injected", "once", "once", marker.exists()), liveness_check(run, before, 120),
@@ -67,8 +68,12 @@ def exception_once(stack: Stack, cluster: FlinkCluster, after: int = 20_000):
     return f"an exception inside the job after {after} records (once)", body
 
 
+# The fraud job's own file; the other jobs run through the one that fails any job once.
+FAILING_ONCE = {"fraud": "tests/faults/fraud_failing_once.py"}
+
+
 def jm_kill_restart_from_checkpoint(stack: Stack, cluster: FlinkCluster):
-    def body(run: FraudRun):
+    def body(run: JobRun):
         run.start()
         checkpoint = run.latest_checkpoint_path()
         kill_service(cluster, "jobmanager")  # kill -9: no HA store, so the job is lost with it
@@ -83,7 +88,7 @@ def jm_kill_restart_from_checkpoint(stack: Stack, cluster: FlinkCluster):
 def python_worker_kill(stack: Stack, cluster: FlinkCluster):
     """Thread mode (the default) runs Python inside the TaskManager's JVM, so this case runs the
     job in process mode, where the Python worker is a process of its own."""
-    def body(run: FraudRun):
+    def body(run: JobRun):
         before = run.start()
         killed = kill_python_workers(cluster)
         return [Check("python workers killed", "at least 1", str(len(killed)), bool(killed)),
@@ -96,7 +101,7 @@ python_worker_kill.run_options = {"extra": ("--set", "runtime.python_mode=proces
 
 def service_restart(service: str, what: str, recovery_s: float, before_kill=None, down_s: float = 3.0):
     def case(stack: Stack, cluster: FlinkCluster):
-        def body(run: FraudRun):
+        def body(run: JobRun):
             before = run.start()
             if before_kill:
                 before_kill(run)
@@ -109,7 +114,7 @@ def service_restart(service: str, what: str, recovery_s: float, before_kill=None
     return case
 
 
-def _redis_fsync_always(run: FraudRun) -> None:
+def _redis_fsync_always(run: JobRun) -> None:
     """Convergence needs every acknowledged upsert to survive the restart. Redis writes the AOF
     before it replies, so a killed process loses nothing under the stack's `everysec` either; only
     a crash of the machine could lose the last second, which no replay restores. The case runs
@@ -131,7 +136,7 @@ for _outage in (redis_outage_5min, kafka_outage_2min, s3_outage_2min):
 
 
 def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):
-    def body(run: FraudRun):
+    def body(run: JobRun):
         run.start()
         savepoint = run.stop_with_savepoint()
         run.submit(savepoint=savepoint, job_file="tests/faults/fraud_upgraded.py")
@@ -140,9 +145,38 @@ def savepoint_upgrade(stack: Stack, cluster: FlinkCluster):
     return "stop with a savepoint, upgrade the job (a new stateless operator), resume", body
 
 
+def rescale(stack: Stack, cluster: FlinkCluster):
+    """Keyed state and timers move between subtasks by key group (max parallelism 128, fixed), so a
+    savepoint taken at one parallelism restores at another with the same outputs."""
+    def body(run: JobRun):
+        run.start()
+        to_two = run.stop_with_savepoint()
+        run.submit(savepoint=to_two, parallelism=2)
+        run.wait_checkpoints(2)
+        two = run.parallelism_now()
+        to_one = run.stop_with_savepoint()
+        run.submit(savepoint=to_one, parallelism=1)
+        return [Check("savepoints taken", "2", str(sum(bool(s) for s in (to_two, to_one))), bool(to_two and to_one)),
+                Check("parallelism after the first resume", "2", str(two), two == 2),
+                Check("parallelism at the end", "1", str(run.parallelism_now()), run.parallelism_now() == 1),
+                liveness_check(run, 0, 120)]
+    return "stop with a savepoint at parallelism 1, resume at 2, stop with a savepoint again, resume at 1", body
+
+
+rescale.run_options = {"parallelism": 1}
+
+
+def no_fault(stack: Stack, cluster: FlinkCluster):
+    """The failure-free run on the cluster: the oracle it confirms is what every fault case must equal."""
+    def body(run: JobRun):
+        before = run.start()
+        return [liveness_check(run, before, 120)]
+    return "none: the failure-free run the fault cases must equal", body
+
+
 def incompatible_state_refused(stack: Stack, cluster: FlinkCluster):
     """The negative case: checked here, outside the exact-output flow."""
-    def body(run: FraudRun):
+    def body(run: JobRun):
         run.start()
         savepoint = run.stop_with_savepoint()
         refused = ""
@@ -166,7 +200,7 @@ def tm_kill_between_rule_versions(stack: Stack, cluster: FlinkCluster):
     topic when the job starts, so it holds the second half; the TaskManager dies with those
     transactions in its state, then version 2 (from the middle) and a horizon past the end are
     published. Every transaction must carry the version and score the reference gives it."""
-    def body(run: FraudRun):
+    def body(run: JobRun):
         run.publish_rules(run.rules_records[:2])
         run.start()
         run.wait(lambda: run.operator_metric("transactions_held") > 0, "transactions held for version 2", 300)
@@ -190,7 +224,11 @@ def run_options(name: str) -> dict:
 
 
 FAST = ("tm_kill_once", "exception_once")
-ALL = ("tm_kill_once", "tm_kill_holding_batch", "tm_kill_between_rule_versions", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
+# The other jobs' fast tier in `make test`: (job, case, parallelism), about 1.5 minutes each.
+FAST_OTHER_JOBS = (("inventory", "tm_kill_once", 2), ("maintenance", "tm_kill_once", 2))
+# Cases that need the fraud job's own files or its rules topic.
+FRAUD_ONLY = ("tm_kill_between_rule_versions", "savepoint_upgrade", "incompatible_state_refused")
+ALL = ("no_fault", "tm_kill_once", "tm_kill_holding_batch", "tm_kill_between_rule_versions", "tm_kill_repeated", "exception_once", "jm_kill_restart_from_checkpoint", "python_worker_kill",
        "redis_restart",
-       "kafka_restart", "s3_restart", "savepoint_upgrade", "incompatible_state_refused",
+       "kafka_restart", "s3_restart", "savepoint_upgrade", "incompatible_state_refused", "rescale",
        "redis_outage_5min", "kafka_outage_2min", "s3_outage_2min")

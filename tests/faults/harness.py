@@ -5,13 +5,15 @@ a job over a bounded, seeded input with poison, break something at a chosen mome
 N completed checkpoints, read from the REST API), let the job recover, and compare every
 output with what the pure-Python domain code computes over the same input:
 
-* S3: the finished Parquet rows equal the expected rows (no loss, no duplicate, the same score
-  and rule-set version);
-  in-progress parts are invisible by construction; leftover multipart uploads are recorded.
-* Redis: every card's final version and value equal the oracle, and a sampler running
+* S3: the finished Parquet rows equal the expected rows (no loss, no duplicate, the same
+  values); in-progress parts are invisible by construction; leftover multipart uploads are recorded.
+* Redis: every hot record's final version and value equal the oracle, and a sampler running
   during the job never sees a version go backwards.
-* Dead-letter topic: exactly the poison messages, byte for byte (read_committed).
+* Dead-letter topic: exactly the poison messages and the late events, byte for byte (read_committed).
 * Liveness: after the fault the job runs again and completes new checkpoints in time.
+
+What each job's input, oracle and checks are is in `tests/faults/facts.py` (one adapter per job);
+`JobRun` is the same for all three, at parallelism 1 or 2 (one TaskManager of 4 slots).
 """
 from __future__ import annotations
 
@@ -32,26 +34,18 @@ import redis
 from jobs.paths import run_dir
 from jobs.specs import COLD_BUCKET
 from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
-from streamsuite.generator import generate
 from streamsuite.localrun import job_args
 from streamsuite.paths import portable
 from streamsuite.rules import publish_updates
 from streamsuite.processes import owned_pid
 from streamsuite.stack import ProcessGroup, Stack, StackSettings
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
-from tests.cold_helpers import read_cold_table
+from tests.faults.checks import Check
+from tests.faults.facts import JOB_FACTS, OUT_OF_ORDERNESS_MS, generator_dead_letters
 from tests.kafka_helpers import fresh_topics, read_topic
 from tests.net_helpers import process_tree
-from tests.oracles import fraud_oracle
 from tests.rules_helpers import event_times
-
-
-@dataclass
-class Check:
-    name: str
-    expected: str
-    seen: str
-    ok: bool
+from udfs.timers import MAX_WATERMARK
 
 
 @dataclass
@@ -124,7 +118,7 @@ class TransactionalFeed:
                                   "acks": "all", "linger.ms": 5, "message.timeout.ms": 0,
                                   "transaction.timeout.ms": 120_000, "logger": logger, "debug": "eos"})
         self._init_transactions()
-        self.chunk: list[tuple[int, bytes, bytes, int]] = []
+        self.chunk: list[tuple[int, bytes, bytes, int, int | None]] = []
         self.aborts = 0
         self.producer.begin_transaction()
 
@@ -147,19 +141,21 @@ class TransactionalFeed:
             self.deliveries.append((index, message.partition(), message.offset(), error.str() if error else ""))
         return on_delivery
 
-    def _produce(self, index: int, key: bytes, value: bytes, time_ms: int) -> None:
+    def _produce(self, index: int, key: bytes, value: bytes, time_ms: int, partition: int | None = None) -> None:
+        """One record, to the partition its key hashes to or to `partition`."""
+        where = {} if partition is None else {"partition": partition}
         while True:
             try:
                 self.producer.produce(self.topic, value=value, key=key, timestamp=time_ms,
-                                      on_delivery=self._report(index))
+                                      on_delivery=self._report(index), **where)
                 break
             except BufferError:
                 self.producer.poll(0.05)
         self.producer.poll(0)
 
-    def write(self, index: int, key: bytes, value: bytes, time_ms: int) -> None:
-        self.chunk.append((index, key, value, time_ms))
-        self._attempt(lambda: self._produce(index, key, value, time_ms))
+    def write(self, index: int, key: bytes, value: bytes, time_ms: int, partition: int | None = None) -> None:
+        self.chunk.append((index, key, value, time_ms, partition))
+        self._attempt(lambda: self._produce(index, key, value, time_ms, partition))
         if len(self.chunk) >= self.CHUNK:
             self._commit()
             self.producer.begin_transaction()
@@ -200,33 +196,52 @@ class TransactionalFeed:
         self.producer.flush(30)
 
 
-class FraudRun:
-    """One bounded run of the fraud job on the standalone cluster, with its input and oracle."""
+class JobRun:
+    """One run of a job on the standalone cluster over a seeded input fed while it runs, with its oracle."""
 
-    def __init__(self, settings: StackSettings, *, count: int = 60_000, keys: int = 300, poison: int = 40,
-                 seed: int = 17, rate: float = 3_000, job_file: str = "jobs/fraud_scoring.py",
+    PARTITIONS = 4
+
+    def __init__(self, settings: StackSettings, job: str = "fraud", *, parallelism: int = 1,
+                 count: int | None = None, keys: int | None = None, poison: int | None = None,
+                 seed: int | None = None, rate: float | None = None, job_file: str | None = None,
                  extra: tuple[str, ...] = (), rules: Callable[[list[int]], list[bytes]] | None = None):
+        self.facts = JOB_FACTS[job]()
+        sizes = {**self.facts.run_defaults, **{k: v for k, v in dict(count=count, keys=keys, poison=poison, seed=seed,
+                                                                       rate=rate).items() if v is not None}}
         self.settings = settings
         self.run_id = uuid.uuid4().hex[:8]
-        self.job_file = job_file
-        self.rate = rate
-        self.source, self.dead = fresh_topics(settings.kafka_bootstrap, "transactions", "deadletter")
-        self.stream = generate("fraud", count=count, keys=keys, seed=seed, poison=poison)
+        self.job_file = job_file or self.facts.job_file
+        self.rate = sizes["rate"]
+        self.parallelism = parallelism
+        self.source, self.dead = fresh_topics(settings.kafka_bootstrap, "input", "deadletter",
+                                              partitions=self.PARTITIONS)
+        self.stream = self.facts.stream(sizes["count"], sizes["keys"], sizes["poison"], sizes["seed"])
+        # One valid event per partition after the input (jobs with timers): the last watermark is then
+        # the same whatever the order partitions end or go idle in, and the oracle fires timers up to it.
+        newest = max(self.stream.times_ms)
+        self.markers = self.facts.end_markers(newest, self.PARTITIONS)
+        self.records = self.stream.records + [(key, value) for key, value, _, _ in self.markers]
+        end_watermark = (min(t for _, _, t, _ in self.markers) - OUT_OF_ORDERNESS_MS - 1 if self.markers
+                         else MAX_WATERMARK)
         # Rules records built from the stream's event times; the case says when each is published.
         self.rules_records = rules(event_times(self.stream)) if rules else []
-        self.oracle = fraud_oracle(self.stream.records, rules_records=self.rules_records)
+        self.prefix = f"fault:{self.run_id}"
+        self.s3_prefix = f"fault/{self.run_id}"
+        self.expected = self.facts.expect(self.records, self.prefix, end_watermark, self.rules_records)
         self.feeder = threading.Thread(target=self._feed, daemon=True)
+        self.feed_error = ""
         # Every delivery report (index, partition, offset, error) and librdkafka's own log, so a record
         # missing from the input topic can be named with what the producer was told about it.
         self.deliveries: list[tuple[int, int, int, str]] = []
         self.folder = run_dir() / "faults" / self.run_id
         self.folder.mkdir(parents=True, exist_ok=True)
         self.producer_log = self.folder / "librdkafka.log"
-        self.prefix = f"fault:{self.run_id}"
-        self.s3_prefix = f"fault/{self.run_id}"
+        # 120 attempts a second apart: a TaskManager started after a kill -9 can take over a minute to
+        # register on a loaded machine (seen: load 15 on 2 cores), and every attempt before it fails at once
+        # for want of a slot; 20 attempts ran out there and the job failed.
         self.args = job_args(settings, input_topic=self.source, dead_letter_topic=self.dead, run_id=self.run_id,
                              namespace="fault") + [
-            "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=20",
+            "--set", "checkpoint.interval_ms=1000", "--set", "runtime.restart_attempts=120",
             "--set", "runtime.restart_delay_ms=1000", *extra]
         self.rules_topic = ""
         if rules:
@@ -234,8 +249,11 @@ class FraudRun:
             self.args += ["--set", "rules.enabled=true", "--set", f"rules.topic={self.rules_topic}"]
         self.job_id = ""
         self.client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-        cards = sorted(self.oracle.latest)[:50]
-        self.sampler = VersionSampler(self.client, [f"{self.prefix}:card:{c}" for c in cards])
+        self.sampler = VersionSampler(self.client, sorted(self.expected.entity_versions)[:50])
+
+    @property
+    def oracle(self):
+        return self.expected.oracle
 
     def _feed(self) -> None:
         """Produce the input at `rate` while the job runs, so every fault lands mid-stream."""
@@ -253,7 +271,12 @@ class FraudRun:
                 if wait > 0:
                     time.sleep(wait)
                 feed.write(i, key, value, time_ms)
+            for i, (key, value, time_ms, partition) in enumerate(self.markers, len(self.stream.records)):
+                feed.write(i, key, value, time_ms, partition)
             feed.close()
+        except Exception as exc:
+            self.feed_error = f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             handler.close()
             logger.removeHandler(handler)
@@ -263,8 +286,10 @@ class FraudRun:
     def publish_rules(self, records: list[bytes]) -> None:
         publish_updates(self.settings.kafka_bootstrap, self.rules_topic, records, int(time.time() * 1000))
 
-    def submit(self, savepoint: str | None = None, job_file: str | None = None) -> str:
-        out = run_flink(*python_job_args(job_file or self.job_file, *self.args, savepoint=savepoint), timeout_s=300)
+    def submit(self, savepoint: str | None = None, job_file: str | None = None, parallelism: int | None = None) -> str:
+        """Submit the job (from a savepoint or checkpoint if given) at the run's parallelism or `parallelism`."""
+        args = [*self.args, "--set", f"runtime.parallelism={parallelism or self.parallelism}"]
+        out = run_flink(*python_job_args(job_file or self.job_file, *args, savepoint=savepoint), timeout_s=300)
         self.job_id = re.search(r"JobID ([0-9a-f]{32})", out).group(1)
         if not self.sampler.is_alive() and not self.sampler.stop_event.is_set():
             self.sampler.start()
@@ -292,6 +317,10 @@ class FraudRun:
                 total += sum(float(m["value"]) for m in get_json(f"{url}?get={','.join(ids)}"))
         return total
 
+    def parallelism_now(self) -> int:
+        """The parallelism the running job's keyed operator has."""
+        return max(vertex["parallelism"] for vertex in self.job()["vertices"])
+
     def completed_checkpoints(self) -> int:
         return get_json(f"{rest_url(self.settings)}/jobs/{self.job_id}/checkpoints")["counts"]["completed"]
 
@@ -311,22 +340,24 @@ class FraudRun:
 
     def hot_versions_complete(self) -> bool:
         pipe = self.client.pipeline(transaction=False)
-        cards = list(self.oracle.latest)
-        for card in cards:
-            pipe.hget(f"{self.prefix}:card:{card}", "version")
-        return all(int(v or 0) == self.oracle.latest[c].version for c, v in zip(cards, pipe.execute()))
+        keys = list(self.expected.entity_versions)
+        for key in keys:
+            pipe.hget(key, "version")
+        return all(int(v or 0) == self.expected.entity_versions[k] for k, v in zip(keys, pipe.execute()))
 
     def wait_complete(self, timeout_s: float = 300) -> str:
         """All input fed and scored, then one more checkpoint (it commits the last S3 files and
         dead-letter transactions); the job is then cancelled. Returns how it ended."""
         self.feeder.join(timeout=timeout_s)
+        if self.feed_error:
+            raise RuntimeError(f"the feeder failed: {self.feed_error}")
         # The oracle is computed over every record fed: if the broker lost one, say so, rather than
         # wait for card versions that can never come.
         stored = len(read_topic(self.settings.kafka_bootstrap, self.source))
-        if stored != len(self.stream.records):
-            raise RuntimeError(f"the input topic holds {stored} of the {len(self.stream.records)} records fed, so "
+        if stored != len(self.records):
+            raise RuntimeError(f"the input topic holds {stored} of the {len(self.records)} records fed, so "
                                f"the outputs cannot equal the oracle: {self.input_check().seen}")
-        self.wait(self.hot_versions_complete, "every card at its final version", timeout_s)
+        self.wait(self.hot_versions_complete, "every key at its final version", timeout_s)
         after = self.completed_checkpoints()
         self.wait(lambda: self.completed_checkpoints() >= after + 2, "two checkpoints after the last event", 120)
         state = self.job()["state"]
@@ -343,21 +374,21 @@ class FraudRun:
 
     def input_check(self) -> Check:
         """The input topic read back against what was fed and what each delivery report said."""
-        fed = len(self.stream.records)
+        fed = len(self.records)
         records = read_topic(self.settings.kafka_bootstrap, self.source)
         stored = Counter(value for _, _, _, value in records)
-        wanted = Counter(value for _, value in self.stream.records)
+        wanted = Counter(value for _, value in self.records)
         reports = {index: (partition, offset, error) for index, partition, offset, error in self.deliveries}
         failed = sorted(i for i, (_, _, error) in reports.items() if error)
-        missing = [i for i, (_, value) in enumerate(self.stream.records) if stored[value] < wanted[value]]
+        missing = [i for i, (_, value) in enumerate(self.records) if stored[value] < wanted[value]]
         problems = []
         for i in missing[:5]:
             partition, offset, error = reports.get(i, (None, None, "no delivery report"))
-            problems.append(f"record #{i} (key {self.stream.records[i][0].decode(errors='replace')}) missing; "
+            problems.append(f"record #{i} (key {self.records[i][0].decode(errors='replace')}) missing; "
                             f"its report: partition {partition} offset {offset} {error or 'delivered'}")
         extra = stored - wanted
         if extra:
-            index = {value: i for i, (_, value) in enumerate(self.stream.records)}
+            index = {value: i for i, (_, value) in enumerate(self.records)}
             copies = sorted((p, o, index[v]) for p, o, _, v in records if v in extra)
             problems.append(f"{sum(extra.values())} records stored more than fed: "
                             + ", ".join(f"#{i} at {p}/{o} (reported {reports.get(i, ('?', '?'))[:2]})"
@@ -375,36 +406,19 @@ class FraudRun:
     def verify(self) -> list[Check]:
         self.sampler.stop()
         checks = [self.input_check()]
-        rows = read_cold_table(self.settings, f"{COLD_BUCKET}/{self.s3_prefix}/scores")
-        ids = [row["transaction_id"] for row in rows]
-        expected_ids = sorted(s.transaction.transaction_id for s in self.oracle.scored)
-        checks.append(Check("s3 rows", f"{len(expected_ids)} unique", f"{len(ids)} ({len(set(ids))} unique)",
-                            sorted(ids) == expected_ids))
-        by_id = {row["transaction_id"]: row for row in rows}
-        wrong = sum(1 for s in self.oracle.scored
-                    if s.transaction.transaction_id in by_id
-                    and (by_id[s.transaction.transaction_id]["score"], by_id[s.transaction.transaction_id]["version"],
-                         by_id[s.transaction.transaction_id]["rules_version"]) != (s.score, s.version, s.rules_version))
-        checks.append(Check("s3 values", "0 rows differ from the oracle", f"{wrong} differ", wrong == 0))
-        mismatched = 0
-        for card, scored in self.oracle.latest.items():
-            hot = self.client.hgetall(f"{self.prefix}:card:{card}")
-            if (int(hot.get("version", 0)), float(hot.get("score", -1)), hot.get("reasons")) != (
-                    scored.version, scored.score, ",".join(scored.reasons)):
-                mismatched += 1
-        checks.append(Check("redis cards", f"{len(self.oracle.latest)} equal the oracle", f"{mismatched} differ",
-                            mismatched == 0))
-        alerts = self.client.zrange(f"{self.prefix}:alerts", 0, -1)
-        expected_alerts = sorted(s.alert_id for s in self.oracle.alerts)
-        checks.append(Check("redis alerts", f"{len(expected_alerts)}", f"{len(alerts)}",
-                            sorted(alerts) == expected_alerts))
+        checks += self.facts.checks(self.client, self.settings, self.s3_prefix, self.prefix, self.expected, self.stream)
         checks.append(Check("versions never go backwards", "0 regressions",
                             f"{len(self.sampler.regressions)} in {self.sampler.samples} samples",
                             not self.sampler.regressions and self.sampler.samples > 0))
-        letters = [DeadLetter.FromString(v).payload for _, _, _, v in read_topic(self.settings.kafka_bootstrap,
-                                                                                   self.dead)]
-        checks.append(Check("dead letters", f"{len(self.oracle.poison)} poison, byte for byte", f"{len(letters)}",
-                            sorted(letters) == sorted(self.oracle.poison)))
+        letters = sorted(DeadLetter.FromString(v).payload
+                         for _, _, _, v in read_topic(self.settings.kafka_bootstrap, self.dead))
+        poison, late = self.expected.poison, self.expected.late
+        described = f"{len(poison)} poison" + (f" + {len(late)} late" if late else "")
+        checks.append(Check("dead letters", f"{described}, byte for byte", f"{len(letters)}",
+                            letters == sorted(poison + late)))
+        made = generator_dead_letters(self.stream)
+        checks.append(Check("dead letters = the generator's poison and late events", f"{len(made)}, byte for byte",
+                            f"{len(letters)}", letters == sorted(made)))
         checks.append(Check("leftover multipart uploads", "recorded", str(self.leftover_uploads()), True))
         return checks
 
@@ -447,7 +461,7 @@ def restart_service(stack: Stack, name: str, down_s: float = 3.0) -> int:
     return pid
 
 
-def failover_check(run: FraudRun) -> Check:
+def failover_check(run: JobRun) -> Check:
     """The fault reached the running job: Flink recorded at least one failure and restarted."""
     entries = get_json(f"{rest_url(run.settings)}/jobs/{run.job_id}/exceptions").get("exceptionHistory", {}).get(
         "entries", [])
@@ -456,7 +470,7 @@ def failover_check(run: FraudRun) -> Check:
                  bool(entries))
 
 
-def liveness_check(run: FraudRun, before: int, seconds: float) -> Check:
+def liveness_check(run: JobRun, before: int, seconds: float) -> Check:
     """After a fault: running again and new checkpoints completed within `seconds` (or finished)."""
     try:
         run.wait(lambda: run.job()["state"] == "RUNNING" and run.completed_checkpoints() >= before + 2,
@@ -466,11 +480,11 @@ def liveness_check(run: FraudRun, before: int, seconds: float) -> Check:
         return Check("liveness", f"2 new checkpoints within {seconds:.0f} s", str(exc), False)
 
 
-def run_case(case: str, fault: str, settings: StackSettings, body: Callable[[FraudRun], list[Check]],
+def run_case(case: str, fault: str, settings: StackSettings, body: Callable[[JobRun], list[Check]],
              **run_options) -> CaseResult:
     t0 = time.monotonic()
     result = CaseResult(case, fault)
-    run = FraudRun(settings, **run_options)
+    run = JobRun(settings, **run_options)
     try:
         result.checks += body(run)
         state = run.wait_complete()

@@ -15,6 +15,7 @@ from jobs.specs import JOBS
 from streamsuite import generator
 from streamsuite.generator import EventStream, generate, read_records
 from streamsuite.generator.base import DEFAULT_START_TIME_MS, POISON_KINDS
+from streamsuite.generator.domains import GENERATORS
 from streamsuite.generator.fraud import CARD_TESTING_MAX_MINOR, HIGH_RISK_CATEGORIES, LEGIT_MIN_MINOR, haversine_km
 from streamsuite.generator.maintenance import IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2
@@ -330,3 +331,43 @@ def test_cli_defaults_are_reproducible():
         cli_args("fraud", "--count", "5", "--duration", "5", "--to-file", "x")
     with pytest.raises(SystemExit):
         cli_args("fraud", "--to-file", "x", "--topic", "t")
+
+
+
+@pytest.mark.parametrize("domain", ["inventory", "maintenance"])
+def test_late_events_straddle_the_allowed_lateness_of_their_keys_newest_event(domain):
+    options = dict(count=3000, keys=40, seed=4, poison=5)
+    plain = generate(domain, **options)
+    seeded = generate(domain, **options, late=30, resend=12)
+    assert seeded.records == generate(domain, **options, late=30, resend=12).records
+    lateness = seeded.truth["params"]["allowed_lateness_ms"]
+    assert lateness == GENERATORS[domain].allowed_lateness_ms > 0
+    edges = seeded.truth["late_edge"]
+    assert len(edges) == 30 and [e["late"] for e in edges] == [True, False] * 15
+    newest, seen = {}, {}
+    for _, key, event, label in parse_all(seeded)[0]:
+        seen[label.event_id] = (key.decode(), event.event_time_ms, newest.get(key))
+        newest[key] = max(newest.get(key, event.event_time_ms), event.event_time_ms)
+    for edge in edges:
+        assert seen[edge["event_id"]] == (edge["key"], edge["event_time_ms"], edge["key_time_ms"])
+        behind = edge["key_time_ms"] - edge["event_time_ms"] - lateness
+        assert (1 <= behind <= 1000) if edge["late"] else (-999 <= behind <= 0)
+    # the copies are exact copies of events before them; the late ones take their key's next sequence
+    counts = seeded.truth["counts"]
+    assert counts["valid_events"] == 3000 and counts["duplicates"] > plain.truth["counts"]["duplicates"]
+    events = [(value, label) for (_, value), label in zip(seeded.records, seeded.labels)]
+    for i, (value, label) in enumerate(events):
+        if label.kind == "duplicate":
+            assert value in {v for v, l in events[:i] if l.kind == "event" and l.event_id == label.event_id}
+    sequences = defaultdict(list)
+    for _, key, event, label in parse_all(seeded)[0]:
+        if label.kind != "duplicate":
+            sequences[key].append(event.sequence)
+    assert all(seen == list(range(1, len(seen) + 1)) for seen in sequences.values())
+    # without the options the stream is the one it always was
+    assert "late_edge" not in plain.truth and plain.truth["params"] == generate(domain, **options).truth["params"]
+
+
+def test_late_events_are_refused_where_a_job_has_no_allowed_lateness():
+    with pytest.raises(ValueError, match="no allowed lateness"):
+        generate("fraud", count=10, late=2)

@@ -10,7 +10,7 @@ from streamsuite import generator
 from streamsuite.generator.maintenance import FAILURE_THRESHOLDS, IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import maintenance_pb2
 from udfs.events import EVENT_TYPES, SENSORS
-from udfs.maintenance import (FEATURE_COLUMNS, MAX_WATERMARK, HealthAlert, LateReading, MachineHealth,
+from udfs.maintenance import (FEATURE_COLUMNS, MAX_WATERMARK, MIN_WATERMARK, HealthAlert, LateReading, MachineHealth,
                               MachineMonitor, MachineState, MaintenanceModel, NoDataAlert, Reading, SensorFault,
                               WindowFeatures, alert_hot_record, bounded_out_of_orderness, ewma, health_hot_record,
                               replay, time_to_failure_ms, z_score)
@@ -240,8 +240,11 @@ def test_late_readings_are_routed_and_change_nothing():
     monitor = MachineMonitor()
     state, _ = monitor.apply(MachineState(), reading(T0 + 1000, temperature_c=50.0), T0)
     late_state, out = monitor.apply(state, reading(T0 - 31_000, temperature_c=90.0), T0)
-    assert late_state is state and isinstance(out[0], LateReading) and out[0].watermark_ms == T0
-    # a reading for a window already emitted is late even against a stale watermark
+    assert late_state is state and isinstance(out[0], LateReading) and out[0].key_time_ms == T0 + 1000
+    # judged by the machine's own newest reading: a watermark far ahead makes nothing late
+    _, out = monitor.apply(state, reading(T0 - 29_000, temperature_c=90.0), T0 + 10 * MIN)
+    assert not of(LateReading, out)
+    # a reading for a window already emitted is late too
     closed, _ = monitor.on_timer(state, T0 + 10 * MIN)
     assert closed.closed_end_ms == T0 + 9 * MIN
     _, out = monitor.apply(closed, reading(T0 + 2000, temperature_c=50.0), T0)
@@ -267,14 +270,17 @@ def test_next_timer_and_no_mutation():
     assert monitor.next_timer(final) is None and final.panes == {}
 
 
-def test_one_timer_at_the_end_equals_every_timer_on_the_way():
+def test_outputs_do_not_depend_on_when_the_watermark_fires_timers():
+    """Timers due by a machine's own event time fire before its next reading, so a watermark that
+    lags (a replay after a restore) or fires every timer on the way gives the same outputs."""
     readings = noisy("m-1", T0, 1200, random.Random(9))
     monitor = MachineMonitor()
-    state = MachineState()
+    state, lagging = MachineState(), []
     for r in readings:
-        state, _ = monitor.apply(state, r, T0)
-    _, at_once = monitor.on_timer(state, MAX_WATERMARK)
-    assert at_once == replay(readings)
+        state, out = monitor.apply(state, r, MIN_WATERMARK)
+        lagging += out
+    _, at_the_end = monitor.on_timer(state, MAX_WATERMARK)
+    assert lagging + at_the_end == replay(readings) == replay(readings, watermark_fn=bounded_out_of_orderness(20_000))
 
 
 # ---------------------------------------------------------------- state, model, hot and cold records

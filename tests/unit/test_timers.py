@@ -1,7 +1,9 @@
 """The reference runs' timer discipline: one timer per key, fired in order, never twice."""
 from dataclasses import dataclass, replace
 
-from udfs.timers import MAX_WATERMARK, KeyedTimerReplay
+import pytest
+
+from udfs.timers import MAX_WATERMARK, KeyedTimerReplay, fire_due
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,27 @@ def test_timers_fire_in_time_order_once_each_and_a_newer_event_moves_them():
     run.fire(MAX_WATERMARK)
     assert run.outputs == [("event", 100), ("event", 95), ("event", 104), ("quiet", 105), ("quiet", 114)]
     assert run.states == {"a": Quiet(104, True), "b": Quiet(95, True)}
+
+
+class Repeating:
+    """A core whose timer never moves on: `fire_due` must stop it, not loop."""
+
+    def next_timer(self, state):
+        return 5
+
+    def on_timer(self, state, timestamp):
+        return state, [timestamp]
+
+
+def test_fire_due_fires_in_order_up_to_the_time_and_refuses_a_timer_that_repeats():
+    class Countdown:
+        def next_timer(self, state):
+            return state[0] if state else None
+
+        def on_timer(self, state, timestamp):
+            return state[1:], [timestamp]
+
+    assert fire_due(Countdown(), [3, 7, 12], 10) == ([12], [3, 7])
+    assert fire_due(Countdown(), [3], 2) == ([3], [])
+    with pytest.raises(RuntimeError, match="due again"):
+        fire_due(Repeating(), None, 10)

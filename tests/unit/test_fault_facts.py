@@ -1,0 +1,77 @@
+"""The fault harness's per-job facts without a cluster: Redis as the hot sink leaves it, the dead
+letters the generator implies, the end markers and the oracles they end."""
+from collections import Counter
+
+import pytest
+
+from streamsuite.generator import generate
+from tests.faults.facts import (END_MARKER_AHEAD_MS, JOB_FACTS, OUT_OF_ORDERNESS_MS, generator_dead_letters,
+                                readings_check, redis_after, sales_check, valid_per_key)
+from udfs.codec import DecodeError
+from udfs.events import EVENT_TYPES
+from udfs.hot import HotRecord
+
+
+def test_redis_after_applies_only_newer_versions_and_keeps_fields_a_later_write_does_not_name():
+    records = [HotRecord("a", 1, {"active": 1, "raised_ms": 5}, index_key="feed", index_score=5.0, index_member="a"),
+               HotRecord("a", 3, {"active": 0, "cleared_ms": 9}, index_key="feed", index_score=0.0, index_member="a"),
+               HotRecord("a", 2, {"active": 1, "raised_ms": 7}, index_key="feed", index_score=7.0, index_member="a"),
+               HotRecord("b", 1, {"x": 0.5, "s": "text"})]
+    hashes, indexes = redis_after(records)
+    assert hashes == {"a": {"version": "3", "active": "0", "raised_ms": "5", "cleared_ms": "9"},
+                      "b": {"version": "1", "x": "0.5", "s": "text"}}
+    assert indexes == {"feed": {"a": 0.0}}
+
+
+def test_generator_facts_count_valid_events_per_key_and_name_the_dead_letters():
+    stream = generate("inventory", count=2000, keys=20, seed=2, poison=7, late=10)
+    made = valid_per_key(stream.records, stream.labels)
+    assert sum(made.values()) == 2000 and len(made) == stream.truth["counts"]["keys"]
+    letters = generator_dead_letters(stream)
+    late = {e["event_id"] for e in stream.truth["late_edge"] if e["late"]}
+    parse = EVENT_TYPES["InventoryMovement"].parse
+    ids = []
+    for value in letters:
+        try:
+            ids.append(parse(value).event_id)
+        except DecodeError:
+            ids.append("poison")
+    assert Counter(ids) == Counter({"poison": 7, **{i: 1 for i in late}}) and len(late) == 5
+
+
+@pytest.mark.parametrize("job", ["inventory", "maintenance"])
+def test_end_markers_end_every_timer_and_the_oracle_agrees_with_the_generator(job):
+    """One marker per partition, a day past the newest event: every timer of the input is due by the
+    watermark they make, so the oracle of an unbounded run holds no open window or reservation."""
+    facts = JOB_FACTS[job]()
+    stream = facts.stream(count=4000, keys=30, poison=6, seed=3)
+    newest = max(stream.times_ms)
+    markers = facts.end_markers(newest, 4)
+    assert [p for _, _, _, p in markers] == [0, 1, 2, 3]
+    assert {t for _, _, t, _ in markers} == {newest + END_MARKER_AHEAD_MS}
+    event_type = EVENT_TYPES[stream.truth["event_type"]]
+    for key, value, _, _ in markers:
+        assert event_type.key(event_type.parse(value)).encode() == key
+    records = stream.records + [(k, v) for k, v, _, _ in markers]
+    end = newest + END_MARKER_AHEAD_MS - OUT_OF_ORDERNESS_MS - 1
+    ended = facts.expect(records, "p", end, [])
+    assert sorted(ended.poison + ended.late) == sorted(generator_dead_letters(stream))
+    assert ended.entity_versions and all(v > 0 for v in ended.entity_versions.values())
+    # the markers add no output of their own, so the run's outputs are those of a bounded run
+    bounded = facts.expect(stream.records, "p", 2**63 - 1, [])
+    assert ended.cold == bounded.cold and ended.entity_versions == bounded.entity_versions
+
+
+@pytest.mark.parametrize("job, table, check", [("inventory", "windows", sales_check),
+                                               ("maintenance", "features", readings_check)])
+def test_the_oracles_rows_count_what_the_generator_made(job, table, check):
+    """The domain-independent count checks hold for the oracle's own rows, and see one row missing."""
+    facts = JOB_FACTS[job]()
+    stream = facts.stream(count=4000, keys=30, poison=6, seed=3)
+    columns, rows = facts.expect(stream.records, "p", 2**63 - 1, []).cold[table]
+    as_dicts = [dict(zip(columns, row)) for row in rows.elements()]
+    assert check(as_dicts, stream).ok
+    counts = (lambda row: row["sales_count"] > 0) if job == "inventory" else (
+        lambda row: row["window_start_ms"] % 300_000 == 0)
+    counted = next(i for i, row in enumerate(as_dicts) if counts(row))
+    assert not check(as_dicts[:counted] + as_dicts[counted + 1:], stream).ok
