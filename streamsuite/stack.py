@@ -214,7 +214,7 @@ class KafkaService(Service):
             "",
         ]))
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = kafka_cluster_id()
             result = subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
                 capture_output=True, text=True, timeout=120,
@@ -400,6 +400,16 @@ def java_binary() -> str:
         raise StackError("java is not installed; install a Java 17 JDK (e.g. `apt-get install openjdk-17-jdk-headless`) "
                          "or set JAVA_HOME")
     return java
+
+
+def kafka_cluster_id() -> str:
+    """A random KRaft cluster id, as Kafka's own `Uuid.randomUuid` makes it: URL-safe base64 of 16
+    bytes that does not start with "-", which the storage tool would read as an option (one id in
+    64 did: "formatting Kafka storage failed: argument --cluster-id/-t: expected one argument")."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass
