@@ -18,6 +18,19 @@ class SetupError(RuntimeError):
     """The job cannot start (missing jar, bad environment); the message says how to fix it."""
 
 
+def from_sink_jar(build):
+    """`build(jvm.io.streamsuite)`: a sink of our own jar (deploy/redis-sink). py4j answers a class
+    it cannot find with a package, whose call raises TypeError; that becomes the one sentence a user
+    needs."""
+    from pyflink.java_gateway import get_gateway
+
+    try:
+        return build(get_gateway().jvm.io.streamsuite)
+    except TypeError as exc:
+        raise SetupError("the streamsuite sink jar (streamsuite-redis-sink) is not on the class path; "
+                         "run `streamsuite jars` (or `make setup`)") from exc
+
+
 def prepare_process_environment() -> None:
     """Before the JVM gateway starts: plugin and log folders, and the venv's bin on PATH.
 

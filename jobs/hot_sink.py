@@ -11,7 +11,7 @@ from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag
 
 from jobs.config import JobConfig
-from jobs.environment import SetupError
+from jobs.environment import from_sink_jar
 from udfs.hot import HotRecord
 
 # The layout io.streamsuite.redis.HotUpsert reads, field by field.
@@ -30,16 +30,9 @@ def hot_row(record: HotRecord) -> Row:
 def redis_hot_sink(stream, config: JobConfig, name: str = "redis-hot") -> None:
     """Hot rows to Redis, exactly-once with the job's checkpoints (see the module docstring)."""
     from pyflink.datastream.connectors import Sink
-    from pyflink.java_gateway import get_gateway
 
     r = config.redis
-    jvm = get_gateway().jvm
-    try:
-        options = jvm.io.streamsuite.redis.RedisHotSinkOptions(
-            r.url, r.password, r.batch_max_records, r.batch_max_delay_ms, r.max_in_flight_batches, r.retry_initial_ms,
-            r.retry_max_ms, r.max_outage_ms, r.timeout_ms)
-        sink = jvm.io.streamsuite.redis.RedisHotSink(options)
-    except TypeError as exc:
-        raise SetupError("the Redis hot sink jar (streamsuite-redis-sink) is not on the class path; "
-                         "run `streamsuite jars` (or `make setup`)") from exc
+    sink = from_sink_jar(lambda ours: ours.redis.RedisHotSink(ours.redis.RedisHotSinkOptions(
+        r.url, r.password, r.batch_max_records, r.batch_max_delay_ms, r.max_in_flight_batches, r.retry_initial_ms,
+        r.retry_max_ms, r.max_outage_ms, r.timeout_ms)))
     stream.sink_to(Sink(sink)).name(name).uid(f"{config.job}-{name}")

@@ -126,15 +126,10 @@ def outage_tolerant(kafka_sink):
     Flink treats as fatal to the whole TaskManager; wrapped, the close is logged and the job
     restarts as for any other failure."""
     from pyflink.datastream.connectors import Sink
-    from pyflink.java_gateway import get_gateway
 
-    try:
-        return Sink(get_gateway().jvm.io.streamsuite.kafka.OutageTolerantSink(kafka_sink.get_java_function()))
-    except TypeError as exc:
-        from jobs.environment import SetupError
+    from jobs.environment import from_sink_jar
 
-        raise SetupError("the streamsuite sink jar (streamsuite-redis-sink) is not on the class path; "
-                         "run `streamsuite jars` (or `make setup`)") from exc
+    return Sink(from_sink_jar(lambda ours: ours.kafka.OutageTolerantSink(kafka_sink.get_java_function())))
 
 
 def dead_letter_sink(config: JobConfig, dead_letters, *more) -> None:
