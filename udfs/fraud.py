@@ -194,6 +194,7 @@ class FraudScorer:
             "travel_km": round(distance, 3),
             "travel_speed_kmh": round(speed, 3),
             "new_country": float(profile.seen > 0 and tx.country not in profile.countries),
+            "returning_country": float(tx.country != profile.last_country and tx.country in profile.countries),
             "new_merchant": float(profile.seen > 0 and tx.merchant_id not in profile.merchants),
             "high_risk_mcc": float(tx.merchant_category in m.high_risk_mcc),
             "history": float(profile.seen),
@@ -201,7 +202,10 @@ class FraudScorer:
 
     def signals(self, f: Mapping[str, float]) -> dict[str, float]:
         m = self.model
-        impossible = f["travel_km"] >= m.min_travel_km and f["travel_speed_kmh"] > m.max_speed_kmh
+        # Back to a country the card was used in before the one it was last in is the return leg of
+        # a jump (the cardholder at home after someone used the card abroad), not a new jump.
+        returning = f["returning_country"] == 1.0
+        impossible = f["travel_km"] >= m.min_travel_km and f["travel_speed_kmh"] > m.max_speed_kmh and not returning
         return {
             "velocity_1m": _clamp((f["velocity_1m"] - 3) / 4),
             "velocity_1h": _clamp((f["velocity_1h"] - 8) / 8),

@@ -60,6 +60,22 @@ def test_impossible_travel():
     assert "impossible_travel" in jump.reasons and scorer.is_alert(jump)
 
 
+def test_the_way_back_from_a_jump_abroad_is_not_a_second_jump():
+    """Someone uses the card in New York; the cardholder buys at home in Berlin 20 minutes later."""
+    scorer = FraudScorer()
+    _, profile = run(scorer, [tx(i, T0 + i * 7200_000) for i in range(1, 5)])
+    t = T0 + 4 * 7200_000
+    jump, profile = scorer.score(tx(5, t + 30 * 60_000, country="US", where=NEW_YORK), profile)
+    back, profile = scorer.score(tx(6, t + 50 * 60_000), profile)
+    assert "impossible_travel" in jump.reasons
+    assert back.features["returning_country"] == 1.0 and back.features["travel_speed_kmh"] > 10_000
+    assert "impossible_travel" not in back.reasons and not scorer.is_alert(back)
+    # within one country a jump is a jump, wherever the card was before
+    san_francisco = (37.77, -122.42)
+    domestic, _ = scorer.score(tx(7, t + 60 * 60_000, country="DE", where=san_francisco), profile)
+    assert domestic.features["returning_country"] == 0.0 and "impossible_travel" in domestic.reasons
+
+
 def test_same_timestamp_and_clock_going_backwards():
     scorer = FraudScorer()
     _, profile = run(scorer, [tx(1, T0 + 600_000)])
