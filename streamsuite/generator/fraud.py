@@ -1,5 +1,6 @@
 """Card transactions: cardholders with a home city, a few usual merchants and lognormal amounts,
-plus labelled fraud incidents (card testing, impossible travel, amount spikes, new high-risk merchants)."""
+plus labelled fraud incidents (card testing, impossible travel, amount spikes, new high-risk merchants,
+velocity bursts, account takeovers)."""
 from __future__ import annotations
 
 import heapq
@@ -49,7 +50,10 @@ CARD_TESTING_CATEGORIES = ("5999", "5815", "4816")
 HIGH_RISK_CATEGORIES = ("7995", "6051", "5967")
 HIGH_RISK_COUNTRIES = ("MT", "CY", "CW", "GB", "US", "NG")
 ATM_CATEGORY = "6011"
-FRAUD_PATTERNS = ("card_testing", "impossible_travel", "amount_spike", "new_high_risk_merchant")
+FRAUD_PATTERNS = ("card_testing", "impossible_travel", "amount_spike", "new_high_risk_merchant", "velocity",
+                  "account_takeover")
+# Patterns that need a card with history: "usual" and "never seen" mean something only then.
+NEEDS_HISTORY = ("amount_spike", "new_high_risk_merchant", "velocity", "account_takeover")
 
 STORES_PER_CITY = 30
 ATMS_PER_CITY = 4
@@ -71,7 +75,16 @@ CARD_TESTING_WINDOW_MS = 55_000
 IMPOSSIBLE_TRAVEL_MIN_KM = 3_000.0
 IMPOSSIBLE_TRAVEL_MAX_GAP_MS = 30 * 60_000
 ATM_ROUNDING_MINOR = 1_000
-INCIDENT_MAX_MS = max(CARD_TESTING_WINDOW_MS, IMPOSSIBLE_TRAVEL_MAX_GAP_MS) + 60_000
+# A cloned card used at one shop after another near home: many ordinary purchases in a minute or two.
+VELOCITY_TXS = (6, 12)
+VELOCITY_WINDOW_MS = (60_000, 150_000)
+VELOCITY_OVER_MEDIAN = (0.8, 3.0)
+# Someone else logged in to the card's account: a few online purchases at shops of another
+# country (where the fraudster is), dearer than the cardholder buys, within the hour.
+TAKEOVER_TXS = (2, 5)
+TAKEOVER_WINDOW_MS = (10 * 60_000, 45 * 60_000)
+TAKEOVER_OVER_MEDIAN = (3.0, 10.0)
+INCIDENT_MAX_MS = max(CARD_TESTING_WINDOW_MS, IMPOSSIBLE_TRAVEL_MAX_GAP_MS, TAKEOVER_WINDOW_MS[1]) + 60_000
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -287,7 +300,7 @@ class FraudGenerator(DomainGenerator):
     def _start_incident(self, pattern: str, t: float) -> list[tuple[float, _PlannedTx]]:
         """The transactions of one fraud incident, timed from `t`; only the fraudulent ones are labelled."""
         rng, span = self.rng, self.params.planned_span_ms
-        index = self._pick_card(pattern in ("amount_spike", "new_high_risk_merchant"), t)
+        index = self._pick_card(pattern in NEEDS_HISTORY, t)
         self.busy_until[index] = t + INCIDENT_MAX_MS
         card = self.cards[index]
         incident: dict[str, Any] = {"pattern": pattern, "card_id": card.card_id, "start_ms": int(t), "end_ms": int(t),
@@ -295,10 +308,7 @@ class FraudGenerator(DomainGenerator):
         self.incidents.append(incident)
         if pattern == "card_testing":
             targets = rng.sample(self.card_testing_targets, rng.randint(1, 2))
-            window = min(CARD_TESTING_WINDOW_MS, max(2_000.0, span / 5))
-            count = rng.randint(*CARD_TESTING_TXS)
-            incident["planned_transactions"] = count
-            times = [t] + sorted(t + rng.uniform(0, window) for _ in range(count - 1))
+            times = self._burst(t, CARD_TESTING_TXS, (CARD_TESTING_WINDOW_MS, CARD_TESTING_WINDOW_MS), incident)
             return [(when, _PlannedTx(index, rng.choice(targets), rng.randint(1, CARD_TESTING_MAX_MINOR),
                                       fraud_pb2.ECOMMERCE, pattern, incident)) for when in times]
         if pattern == "impossible_travel":
@@ -317,6 +327,10 @@ class FraudGenerator(DomainGenerator):
                 (t + gap, _PlannedTx(index, abroad, amount, fraud_pb2.ATM if atm else fraud_pb2.CARD_PRESENT,
                                      pattern, incident)),
             ]
+        if pattern == "velocity":
+            return self._velocity(index, t, incident)
+        if pattern == "account_takeover":
+            return self._takeover(index, t, incident)
         if pattern == "amount_spike":
             online = rng.random() < card.online_share
             merchant = rng.choice(card.usual_online if online else card.usual_stores)
@@ -329,6 +343,33 @@ class FraudGenerator(DomainGenerator):
         incident["merchant_category"] = self.merchants[merchant].category
         amount = max(LEGIT_MIN_MINOR, self._minor(card, card.median_cents * rng.uniform(0.5, 4.0)))
         return [(t, _PlannedTx(index, merchant, amount, fraud_pb2.ECOMMERCE, pattern, incident))]
+
+    def _burst(self, t: float, counts: tuple[int, int], windows: tuple[float, float], incident: dict[str, Any]) -> list[float]:
+        """The times of an incident's `counts` transactions from `t`, within a window drawn from `windows`."""
+        rng = self.rng
+        count = rng.randint(*counts)
+        window = min(rng.uniform(*windows), max(2_000.0, self.params.planned_span_ms / 5))
+        incident["planned_transactions"] = count
+        return [t] + sorted(t + rng.uniform(0, window) for _ in range(count - 1))
+
+    def _velocity(self, index: int, t: float, incident: dict[str, Any]) -> list[tuple[float, _PlannedTx]]:
+        rng, card = self.rng, self.cards[index]
+        stores = self.stores_by_city[(card.country, card.city)]
+        low, high = VELOCITY_OVER_MEDIAN
+        return [(when, _PlannedTx(index, rng.choice(stores),
+                                  max(LEGIT_MIN_MINOR, self._minor(card, card.median_cents * rng.uniform(low, high))),
+                                  fraud_pb2.CARD_PRESENT, "velocity", incident))
+                for when in self._burst(t, VELOCITY_TXS, VELOCITY_WINDOW_MS, incident)]
+
+    def _takeover(self, index: int, t: float, incident: dict[str, Any]) -> list[tuple[float, _PlannedTx]]:
+        rng, card = self.rng, self.cards[index]
+        country = rng.choice([c for c in HOME_COUNTRY_WEIGHTS if c != card.country])
+        incident["country"] = country
+        shops = self.online_by_country[country]
+        low, high = TAKEOVER_OVER_MEDIAN
+        return [(when, _PlannedTx(index, rng.choice(shops), self._minor(card, card.median_cents * rng.uniform(low, high)),
+                                  fraud_pb2.ECOMMERCE, "account_takeover", incident))
+                for when in self._burst(t, TAKEOVER_TXS, TAKEOVER_WINDOW_MS, incident)]
 
     def _emit(self, t: float, planned: _PlannedTx) -> Emitted:
         card = self.cards[planned.card]

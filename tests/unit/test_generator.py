@@ -16,7 +16,9 @@ from streamsuite import generator
 from streamsuite.generator import EventStream, generate, read_records
 from streamsuite.generator.base import DEFAULT_START_TIME_MS, POISON_KINDS
 from streamsuite.generator.domains import GENERATORS
-from streamsuite.generator.fraud import CARD_TESTING_MAX_MINOR, HIGH_RISK_CATEGORIES, LEGIT_MIN_MINOR, haversine_km
+from streamsuite.generator.fraud import (
+    CARD_TESTING_MAX_MINOR, HIGH_RISK_CATEGORIES, LEGIT_MIN_MINOR, TAKEOVER_WINDOW_MS, VELOCITY_WINDOW_MS, haversine_km,
+)
 from streamsuite.generator.maintenance import IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2
 from udfs import codec
@@ -157,6 +159,14 @@ def test_fraud_patterns_are_labelled_and_look_like_what_they_claim():
         elif pattern == "new_high_risk_merchant":
             assert tx.merchant_category in HIGH_RISK_CATEGORIES
             assert tx.merchant_id not in {p.merchant_id for p in past}
+        elif pattern == "velocity":
+            assert tx.channel == fraud_pb2.CARD_PRESENT and tx.amount_minor >= LEGIT_MIN_MINOR
+            assert haversine_km(past[0].latitude, past[0].longitude, tx.latitude, tx.longitude) < 30, "near home"
+        elif pattern == "account_takeover":
+            assert tx.channel == fraud_pb2.ECOMMERCE
+            assert tx.country not in {p.country for p in past if p.transaction_id not in labels}
+            if purchases:
+                assert tx.amount_minor > min(purchases)
         elif pattern == "impossible_travel":
             assert tx.channel in (fraud_pb2.CARD_PRESENT, fraud_pb2.ATM)
             physical = [p for p in past if p.channel in (fraud_pb2.CARD_PRESENT, fraud_pb2.ATM)]
@@ -170,6 +180,13 @@ def test_fraud_patterns_are_labelled_and_look_like_what_they_claim():
     for incident in truth["incidents"]:
         txs = [by_id[t] for t in incident["transaction_ids"]]
         assert {t.card_id for t in txs} == {incident["card_id"]}
+        times = [t.event_time_ms for t in txs]
+        if incident["pattern"] == "velocity":
+            assert 6 <= len(txs) or not incident["complete"]
+            assert max(times) - min(times) <= VELOCITY_WINDOW_MS[1]
+        if incident["pattern"] == "account_takeover":
+            assert {t.country for t in txs} == {incident["country"]}
+            assert max(times) - min(times) <= TAKEOVER_WINDOW_MS[1]
         if incident["pattern"] == "card_testing":
             assert len(txs) >= 8 or not incident["complete"]
             assert len(txs) <= incident["planned_transactions"]
