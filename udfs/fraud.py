@@ -189,6 +189,7 @@ class FraudScorer:
         return {
             "velocity_1m": float(velocity_1m),
             "velocity_1h": float(velocity_1h),
+            "small_amount": float(small),
             "small_amounts_10m": float(small_10m),
             "amount_z": round(amount_z, 6),
             "travel_km": round(distance, 3),
@@ -209,7 +210,8 @@ class FraudScorer:
         return {
             "velocity_1m": _clamp((f["velocity_1m"] - 3) / 4),
             "velocity_1h": _clamp((f["velocity_1h"] - 8) / 8),
-            "card_testing": _clamp((f["small_amounts_10m"] - 2) / 3),
+            # Only a small amount is a test; a purchase after a burst of tests is not one.
+            "card_testing": f["small_amount"] * _clamp((f["small_amounts_10m"] - 2) / 3),
             "amount_spike": _clamp((f["amount_z"] - 3) / 3),
             "impossible_travel": 1.0 if impossible else 0.0,
             "new_country": f["new_country"] if f["history"] >= 3 else 0.0,

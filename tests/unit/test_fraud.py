@@ -44,11 +44,15 @@ def test_card_testing_burst_alerts():
     scorer = FraudScorer()
     _, profile = run(scorer, [tx(i, T0 + i * 7200_000) for i in range(1, 6)])
     burst = [tx(5 + i, T0 + 20 * 3600_000 + i * 5_000, amount=100 + i, merchant=f"web-{i}") for i in range(1, 7)]
-    out, _ = run(scorer, burst, profile)
+    out, profile = run(scorer, burst, profile)
     assert out[-1].features["small_amounts_10m"] == 6
     assert out[-1].features["velocity_1m"] == 6
     assert scorer.is_alert(out[-1])
     assert out[-1].reasons[0] == "card_testing"
+    # the cardholder's next purchase, an ordinary amount, is not a test however many came before
+    after, _ = scorer.score(tx(12, T0 + 20 * 3600_000 + 40_000, amount=2500, merchant="m-1"), profile)
+    assert after.features["small_amounts_10m"] == 6 and after.features["small_amount"] == 0.0
+    assert "card_testing" not in after.reasons
 
 
 def test_impossible_travel():
