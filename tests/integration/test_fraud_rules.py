@@ -124,6 +124,24 @@ def test_refused_rules_records_are_dead_letters_with_their_reason(bounded_rules_
 
 
 @pytest.mark.timeout(600)
+def test_rules_score_the_same_in_process_mode(stack):
+    """Process mode keeps the broadcast state as bytes and runs the Python functions in a separate
+    worker; two versions still score every transaction as the reference does, alerts included."""
+    stream = generate("fraud", count=1200, keys=60, seed=37, poison=0)
+    times = event_times(stream)
+    records = two_versions(times)
+    topic = rules_topic(stack.settings, records)
+    run = run_bounded(stack.settings, "jobs.fraud_scoring", stream, "--set", "rules.enabled=true",
+                      "--set", f"rules.topic={topic}", "--set", "runtime.python_mode=process")
+    oracle = fraud_oracle(stream.records, rules_records=records)
+    check_scores(read_cold_table(run.settings, f"{run.s3_path}/scores"), oracle,
+                 {1: times[0], 2: times[len(times) // 2]})
+    alerts = read_cold_table(run.settings, f"{run.s3_path}/alerts")
+    assert sorted((a["alert_id"], a["rules_version"]) for a in alerts) == sorted(
+        (s.alert_id, s.rules_version) for s in oracle.alerts)
+
+
+@pytest.mark.timeout(600)
 def test_a_rule_set_published_while_the_job_runs_scores_the_transactions_that_waited_for_it(stack):
     """Unbounded: the rules topic first knows version 1 up to the middle of the stream; the job
     scores exactly the transactions before it and holds the rest until version 2 is published."""
