@@ -17,6 +17,23 @@ from jobs.specs import JOBS
 RULES_KEY = b"fraud-rules"
 
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "rules" / "fraud-example.toml"
+
+
+def rule_set_update(message) -> bytes:
+    """A rules-topic record carrying one FraudRuleSet."""
+    from streamsuite_proto.v1 import fraud_pb2
+
+    return fraud_pb2.FraudRulesUpdate(rule_set=message).SerializeToString()
+
+
+def horizon_update(until: int) -> bytes:
+    """A rules-topic record promising that no rule set published later takes effect before `until` (ms)."""
+    from streamsuite_proto.v1 import fraud_pb2
+
+    return fraud_pb2.FraudRulesUpdate(horizon=fraud_pb2.RulesHorizon(until_ms=until)).SerializeToString()
+
+
 class RulesError(Exception):
     """A rule set or horizon that is not published; the message says why."""
 
@@ -105,7 +122,6 @@ def _records(bootstrap: str, topic: str) -> list[bytes]:
 
 def run(args: argparse.Namespace) -> int:
     from streamsuite.stack import StackSettings
-    from streamsuite_proto.v1 import fraud_pb2
     from udfs.fraud_rules import NO_HORIZON, InvalidRuleSet, RuleSet, describe
 
     bootstrap = args.bootstrap or StackSettings.from_env().kafka_bootstrap
@@ -129,9 +145,9 @@ def run(args: argparse.Namespace) -> int:
             book.accept(RuleSet.from_message(message))
         except InvalidRuleSet as exc:
             raise RulesError(f"{args.file}: the job would refuse it: {exc}") from None
-        updates.append(fraud_pb2.FraudRulesUpdate(rule_set=message).SerializeToString())
+        updates.append(rule_set_update(message))
     if until is not None:
-        updates.append(fraud_pb2.FraudRulesUpdate(horizon=fraud_pb2.RulesHorizon(until_ms=until)).SerializeToString())
+        updates.append(horizon_update(until))
     publish_updates(bootstrap, args.topic, updates, now_ms)
     what = [f"rule set {message.version}"] if message is not None else []
     what += [f"horizon {until} ms"] if until is not None else []

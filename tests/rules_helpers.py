@@ -1,7 +1,7 @@
 """Rules records for tests: two active versions that score differently, and horizons."""
 from __future__ import annotations
 
-from streamsuite_proto.v1 import fraud_pb2
+from streamsuite.rules import horizon_update, rule_set_update
 from udfs.codec import DecodeError
 from udfs.events import EVENT_TYPES
 from udfs.fraud import DEFAULT_WEIGHTS
@@ -20,11 +20,11 @@ def event_times(stream) -> list[int]:
 
 
 def rule_set(table: dict) -> bytes:
-    return fraud_pb2.FraudRulesUpdate(rule_set=rule_set_message(table)).SerializeToString()
+    return rule_set_update(rule_set_message(table))
 
 
 def horizon(until_ms: int) -> bytes:
-    return fraud_pb2.FraudRulesUpdate(horizon=fraud_pb2.RulesHorizon(until_ms=until_ms)).SerializeToString()
+    return horizon_update(until_ms)
 
 
 def version_1(effective_from_ms: int) -> bytes:

@@ -43,7 +43,7 @@ class JobBench:
 
 JOBS: dict[str, JobBench] = {
     "fraud": JobBench(FRAUD, 10_000, 80_000, "event_time_ms", 20.0,
-                      ("ours", "ceiling", "quix", "ours-p2", "ours-nocold", "ours-ckpt10s", "sql", "naive")),
+                      ("ours", "ceiling", "quix", "ours-p2", "ours-nocold", "ours-ckpt10s", "ours-rules", "sql", "naive")),
     "inventory": JobBench(INVENTORY, 1_000, 60_000, "event_time_ms", 20.0, ("ours",)),
     "maintenance": JobBench(MAINTENANCE, 100, 40_000, "window_end_ms", 150.0, ("ours",)),
 }
@@ -60,6 +60,7 @@ class Arm:
     latency: bool = True
     vertex: str = ""          # overrides the job's keyed operator name
     sets: tuple[str, ...] = ()  # extra `--set key=value` for our job
+    rules: bool = False       # reads a rules topic of its own (fraud): the example rule set, a horizon past the run
 
 
 def arms_for(job: JobBench) -> dict[str, Arm]:
@@ -76,6 +77,10 @@ def arms_for(job: JobBench) -> dict[str, Arm]:
         "ours-ckpt10s": Arm("ours-ckpt10s", "ours, checkpoints 10 s", "diagnostic: our job with checkpoints "
                             "every 10 s instead of 2 s (each checkpoint stalls the hot path for tens of ms)",
                             "ours", sets=("checkpoint.interval_ms=10000",)),
+        "ours-rules": Arm("ours-rules", "ours, rules topic", "our job with `rules.enabled=true`: the rules "
+                          "broadcast to `hold-for-rules`, the example rule set (deploy/rules/fraud-example.toml) in "
+                          "force from the first event and a horizon a day past the run, so nothing waits: the "
+                          "steady-state cost of dynamic rules", "ours", rules=True),
         "sql": Arm("sql", "Flink SQL", "`benchmarks/fraud_sql.py`: per-card COUNT/AVG/STDDEV/MAX over a 1-hour "
                    "OVER window in Flink SQL built-ins, JSON from Kafka, results to a Kafka topic (no Redis sink "
                    "in Flink SQL)", "sql", vertex="OverAggregate"),

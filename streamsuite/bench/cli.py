@@ -12,7 +12,7 @@ from streamsuite.bench.run import run
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", choices=sorted(JOBS), help="which job to benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; every arm runs once per round (default 3)")
-    parser.add_argument("--arms", help="comma-separated arms (fraud: ours,ceiling,quix,ours-p2,ours-nocold,ours-ckpt10s,sql,naive; "
+    parser.add_argument("--arms", help="comma-separated arms (fraud: ours,ceiling,quix,ours-p2,ours-nocold,ours-ckpt10s,ours-rules,sql,naive; "
                                        "inventory and maintenance: ours)")
     parser.add_argument("--events", type=int, help="backlog events for our job (default: fraud 80000, "
                                                    "inventory 60000, maintenance 40000)")

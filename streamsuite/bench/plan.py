@@ -140,6 +140,8 @@ def arm_command(plan: Plan, arm: Arm, run_id: str, topics: dict[str, str], port:
                  "--parallelism", str(arm.parallelism)]
         if not arm.cold:
             extra += ["--set", "s3.enabled=false"]
+        if arm.rules:
+            extra += ["--set", "rules.enabled=true", "--set", f"rules.topic={topics['rules']}"]
         for item in (*arm.sets, *plan.job_set):
             extra += ["--set", item]
         return job_command(job.module, settings, input_topic=topics["input"], dead_letter_topic=topics["dead"],

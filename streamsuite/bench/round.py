@@ -103,6 +103,8 @@ def run_arm(plan: Plan, arm: Arm, round_no: int) -> dict[str, Any]:
     result: dict[str, Any] = {"round": round_no, "run_id": run_id, "backlog_events": backlog,
                               "keys": plan.workload.keys_in(backlog)}
     create_run_topics(settings.kafka_bootstrap, list(topics.values()), 4)
+    if arm.rules:
+        topics["rules"] = publish_rules(settings.kafka_bootstrap, run_id, plan.workload.times_ms[0])
     t0 = time.monotonic()
     publish(settings.kafka_bootstrap, topics["input"], plan.workload.records[:backlog],
             plan.workload.times_ms[:backlog], arm.kind == "sql", job)
@@ -142,6 +144,19 @@ def run_arm(plan: Plan, arm: Arm, round_no: int) -> dict[str, Any]:
             clean_up(plan, list(topics.values()), f"bench:{run_id}",
                      f"bench/{run_id}/" if arm.kind == "ours" else None, [ckpt])
     return result
+
+
+def publish_rules(bootstrap: str, run_id: str, first_ms: int) -> str:
+    """A one-partition rules topic: the example rule set in force from `first_ms`, a horizon a day past now."""
+    from streamsuite.rules import EXAMPLE, horizon_update, load_rule_set, publish_updates, rule_set_update
+
+    topic = f"bench.{run_id}.rules"
+    create_run_topics(bootstrap, [topic], 1)
+    rules = load_rule_set(EXAMPLE)
+    rules.effective_from_ms = first_ms
+    now_ms = int(time.time() * 1000)
+    publish_updates(bootstrap, topic, [rule_set_update(rules), horizon_update(now_ms + 86_400_000)], now_ms)
+    return topic
 
 
 def _tail(path: Path, lines: int = 3) -> str:
