@@ -174,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else project_root() / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     base = out_dir / f"{job.job}-{dt.date.today().isoformat()}"
+    if base.with_suffix(".md").exists():
+        # A second run on one day gets its own files instead of replacing the committed first.
+        base = out_dir / f"{job.job}-{stamp}"
     report["latency_quantiles_ms"] = {n: [percentile(v, q / 10) for q in range(0, 1000)] + [percentile(v, 99.9),
                                                                                            max(v)]
                                       for n, v in latency_samples.items() if v}
