@@ -39,6 +39,44 @@ def client_properties(config: JobConfig) -> dict[str, str]:
     return props
 
 
+class LibrdkafkaError(ValueError):
+    """Kafka settings the Python client (librdkafka) cannot use; the message says what to change."""
+
+
+def librdkafka_properties(config: JobConfig) -> dict[str, str]:
+    """The same brokers and security for a Python client of the job's Kafka (librdkafka), with the
+    secrets resolved here: librdkafka has no config providers, and reads no JKS stores."""
+    k = config.kafka
+    props = {"bootstrap.servers": k.bootstrap_servers, "security.protocol": k.security_protocol}
+    if k.sasl_mechanism:
+        password = secrets.value_here(config, "kafka.sasl_password")
+        if password is None:
+            raise LibrdkafkaError(f"config key kafka.sasl_password: {secrets.reference(config, 'kafka.sasl_password')} "
+                                  "cannot be read here; set the variable or mount the file")
+        props.update({"sasl.mechanisms": k.sasl_mechanism, "sasl.username": k.sasl_username, "sasl.password": password})
+    if k.security_protocol in ("SSL", "SASL_SSL"):
+        props["ssl.endpoint.identification.algorithm"] = k.ssl_endpoint_identification_algorithm or "none"
+        for store, key in (("truststore", "ssl.ca.location"), ("keystore", "ssl.keystore.location")):
+            location, kind = getattr(k, f"ssl_{store}_location"), getattr(k, f"ssl_{store}_type").upper()
+            if not location:
+                continue
+            allowed = ("PEM",) if store == "truststore" else ("PKCS12",)
+            if kind not in allowed:
+                raise LibrdkafkaError(
+                    f"config key kafka.ssl_{store}_type is {kind or 'unset (JKS)'}, which the Python Kafka client "
+                    f"cannot read; give a {' or '.join(allowed)} {store} (keytool converts a JKS one: -exportcert -rfc "
+                    "writes a PEM certificate, -importkeystore -deststoretype PKCS12 a PKCS12 store)")
+            props[key] = location
+        for name, key in (("ssl_keystore_password", "ssl.keystore.password"), ("ssl_key_password", "ssl.key.password")):
+            if getattr(k, name):
+                value = secrets.value_here(config, f"kafka.{name}")
+                if value is None:
+                    raise LibrdkafkaError(f"config key kafka.{name}: {secrets.reference(config, f'kafka.{name}')} "
+                                          "cannot be read here; set the variable or mount the file")
+                props[key] = value
+    return props
+
+
 def _with_security(builder, config: JobConfig):
     for key, value in client_properties(config).items():
         builder = builder.set_property(key, value)

@@ -13,25 +13,11 @@ import tomllib
 from pathlib import Path
 
 from jobs.specs import JOBS
+from udfs.fraud_rules import RULES_KEY, horizon_update, rule_set_update
 
-RULES_KEY = b"fraud-rules"
 
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "rules" / "fraud-example.toml"
-
-
-def rule_set_update(message) -> bytes:
-    """A rules-topic record carrying one FraudRuleSet."""
-    from streamsuite_proto.v1 import fraud_pb2
-
-    return fraud_pb2.FraudRulesUpdate(rule_set=message).SerializeToString()
-
-
-def horizon_update(until: int) -> bytes:
-    """A rules-topic record promising that no rule set published later takes effect before `until` (ms)."""
-    from streamsuite_proto.v1 import fraud_pb2
-
-    return fraud_pb2.FraudRulesUpdate(horizon=fraud_pb2.RulesHorizon(until_ms=until)).SerializeToString()
 
 
 class RulesError(Exception):

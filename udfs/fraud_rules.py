@@ -275,6 +275,24 @@ class RuleBook:
         return cls(startup, [RuleSet.from_bytes(base64.b64decode(e)) for e in encoded], horizon_ms)
 
 
+# The key of every rules-topic record: one key, so one partition holds them all, in order.
+RULES_KEY = b"fraud-rules"
+
+
+def rule_set_update(message) -> bytes:
+    """A rules-topic record carrying one FraudRuleSet."""
+    from streamsuite_proto.v1.fraud_pb2 import FraudRulesUpdate
+
+    return FraudRulesUpdate(rule_set=message).SerializeToString()
+
+
+def horizon_update(until_ms: int) -> bytes:
+    """A rules-topic record promising that no rule set published later takes effect before `until_ms`."""
+    from streamsuite_proto.v1.fraud_pb2 import FraudRulesUpdate, RulesHorizon
+
+    return FraudRulesUpdate(horizon=RulesHorizon(until_ms=until_ms)).SerializeToString()
+
+
 def hold(book: RuleBook, held: list, event: tuple) -> tuple[list, list]:
     """An arriving transaction event (key, event_time_ms, bytes): (released, still held).
 

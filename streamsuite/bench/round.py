@@ -148,7 +148,8 @@ def run_arm(plan: Plan, arm: Arm, round_no: int) -> dict[str, Any]:
 
 def publish_rules(bootstrap: str, run_id: str, first_ms: int) -> str:
     """A one-partition rules topic: the example rule set in force from `first_ms`, a horizon a day past now."""
-    from streamsuite.rules import EXAMPLE, horizon_update, load_rule_set, publish_updates, rule_set_update
+    from streamsuite.rules import EXAMPLE, load_rule_set, publish_updates
+    from udfs.fraud_rules import horizon_update, rule_set_update
 
     topic = f"bench.{run_id}.rules"
     create_run_topics(bootstrap, [topic], 1)
