@@ -56,6 +56,8 @@ def librdkafka_properties(config: JobConfig) -> dict[str, str]:
         props.update({"sasl.mechanisms": k.sasl_mechanism, "sasl.username": k.sasl_username, "sasl.password": password})
     if k.security_protocol in ("SSL", "SASL_SSL"):
         props["ssl.endpoint.identification.algorithm"] = k.ssl_endpoint_identification_algorithm or "none"
+        # No truststore: the system's CA certificates, as the JVM's clients use the JVM's.
+        props["ssl.ca.location"] = "probe"
         for store, key in (("truststore", "ssl.ca.location"), ("keystore", "ssl.keystore.location")):
             location, kind = getattr(k, f"ssl_{store}_location"), getattr(k, f"ssl_{store}_type").upper()
             if not location:

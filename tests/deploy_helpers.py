@@ -33,7 +33,7 @@ NAMESPACE = "streamsuite"
 CUSTOM_KINDS = {"FlinkDeployment", "PodMonitor", "PrometheusRule"}
 # Core kinds: kubernetes-validate checks them against the Kubernetes API's own schemas (which it
 # ships; no registry set-up uses serves kubeconform's copy of them), so kubeconform skips them.
-CORE_KINDS = {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap"}
+CORE_KINDS = {"Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "CronJob"}
 # The oldest Kubernetes the manifests are checked against (the operator's supported range starts lower).
 KUBERNETES_VERSION = "1.31.0"
 

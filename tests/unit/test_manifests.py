@@ -45,7 +45,7 @@ def test_every_rendered_resource_validates_strictly(overlays, overlay):
         assert verdict["status"] == expected, verdict
     assert sum(v["kind"] == "FlinkDeployment" for v in verdicts) == len(JOBS)
     core = [r for r in overlays[overlay] if r["kind"] in CORE_KINDS]
-    assert {r["kind"] for r in core} == CORE_KINDS
+    assert {r["kind"] for r in core} >= CORE_KINDS - {"CronJob"}, "the rules CronJob is production's only"
     assert {f"{r['kind']}/{r['metadata']['name']}": kubernetes_validate(r) for r in core} == \
         {f"{r['kind']}/{r['metadata']['name']}": None for r in core}
 
@@ -265,7 +265,9 @@ def literal_secrets(node, where: str) -> list[str]:
                 node["value"]):
             found.append(f"{where}: env {node['name']} has a literal value")
         for key, value in node.items():
-            if SENSITIVE.search(str(key)) and isinstance(value, (str, int, float)) and str(value).strip():
+            # (a boolean such as automountServiceAccountToken is a switch, never a secret)
+            if SENSITIVE.search(str(key)) and isinstance(value, (str, int, float)) and not isinstance(value, bool) \
+                    and str(value).strip():
                 found.append(f"{where}: {key} has a literal value")
             found += literal_secrets(value, f"{where}.{key}")
     elif isinstance(node, list):
@@ -293,3 +295,49 @@ def test_no_secret_values_in_the_manifests(base, overlays):
             assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", *SECRET_ENV} <= names
             conf = deployment["spec"]["flinkConfiguration"]
             assert not [key for key in conf if SENSITIVE.search(key)], "credentials in flinkConfiguration"
+
+
+# ---- dynamic fraud rules (components/fraud-rules) ---------------------------------------------
+
+def test_production_runs_fraud_rules_with_a_horizon_cronjob_like_the_job(overlays):
+    resources = overlays["production"]
+    (cronjob,) = by_kind(resources, "CronJob")
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"][1:3] == ["-m", "jobs.rules_horizon"] and (ROOT / "jobs" / "rules_horizon.py").is_file()
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid" and pod["restartPolicy"] == "Never"
+    ahead_s = float(container["command"][container["command"].index("--ahead") + 1])
+    every_min = int(cronjob["spec"]["schedule"].split()[0].removeprefix("*/"))
+    assert ahead_s >= 6 * every_min * 60, "the horizon must outlast a few missed runs"
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    for deployment in by_kind(resources, "FlinkDeployment"):
+        job_container = deployment["spec"]["podTemplate"]["spec"]["containers"][0]
+        assert container["image"] == deployment["spec"]["image"]
+        assert container["envFrom"] == job_container["envFrom"]
+        kafka_env = [v for v in job_container["env"] if "KAFKA" in v["name"]]
+        assert container["env"] == kafka_env, "the same Kafka credentials as the job"
+        _, arguments = job_args(deployment)
+        enabled = "rules.enabled=true" in job_overrides(arguments)
+        assert enabled == (deployment["metadata"]["name"] == "streamsuite-fraud"), deployment["metadata"]["name"]
+    assert not by_kind(overlays["local"], "CronJob")
+
+
+def test_the_horizon_cronjob_reaches_the_jobs_kafka_with_its_config(overlays, monkeypatch):
+    from jobs.kafka import librdkafka_properties
+
+    resources = overlays["production"]
+    (cronjob,) = by_kind(resources, "CronJob")
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    (configmap,) = [c for c in by_kind(resources, "ConfigMap")
+                    if c["metadata"]["name"] == container["envFrom"][0]["configMapRef"]["name"]]
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "placeholder")
+    env = {**configmap["data"], **{v["name"]: v.get("value", "placeholder") for v in container["env"]}}
+    config = load(defaults("fraud", None), env=env)
+    props = librdkafka_properties(config)
+    assert props["bootstrap.servers"] == configmap["data"]["STREAMSUITE_KAFKA__BOOTSTRAP_SERVERS"]
+    assert (props["security.protocol"], props["sasl.mechanisms"], props["sasl.password"]) == (
+        "SASL_SSL", "SCRAM-SHA-512", "placeholder")
+    assert config.rules.topic == JOBS["fraud"].rules_topic
+

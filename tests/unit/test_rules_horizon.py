@@ -34,6 +34,11 @@ def test_sasl_over_tls_with_a_pem_truststore_and_a_pkcs12_keystore(tmp_path, mon
         "ssl.keystore.location": "/etc/kafka/client.p12", "ssl.keystore.password": "ks-pass"}
 
 
+def test_tls_without_a_truststore_uses_the_system_certificates():
+    props = properties("kafka.security_protocol=SSL")
+    assert props["ssl.ca.location"] == "probe" and props["ssl.endpoint.identification.algorithm"] == "https"
+
+
 @pytest.mark.parametrize("store, kind", [("truststore", ""), ("truststore", "JKS"), ("keystore", "JKS"),
                                          ("truststore", "PKCS12")])
 def test_a_store_librdkafka_cannot_read_is_refused_by_its_key(store, kind):
