@@ -8,8 +8,8 @@ from pathlib import Path
 
 from streamsuite.cluster import FlinkCluster
 from streamsuite.stack import Stack
-from tests.faults.harness import (Check, JobRun, failover_check, kill_python_workers, kill_service,
-                                  kill_taskmanager, liveness_check, restart_service)
+from tests.faults.harness import Check, JobRun, failover_check, liveness_check
+from tests.faults.inject import kill_python_workers, kill_service, kill_taskmanager, restart_service
 from tests.rules_helpers import two_versions
 
 

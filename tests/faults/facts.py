@@ -187,9 +187,11 @@ class FraudFacts(JobFacts):
 
 
 class InventoryFacts(JobFacts):
-    """Inventory counts. Domain-independent: per key, the sales its S3 windows count are the sales the
-    generator made for it (each id once, none it made late), in number and units; and its S3 level
-    rows are its versions 1..n, each once, with n its Redis version."""
+    """Inventory counts. Domain-independent: per key and one-minute window, its S3 window row and its hot
+    window hash count the sales (in number and units), returns and restocks (in units) the generator
+    made in that window (each id once, none it made late), one row per window it put such an event in;
+    and its S3 level rows are its versions 1..n, each once, with n its Redis version. (The level hash
+    carries no event count: its version counts level changes, which only the domain code knows.)"""
 
     job, domain, module, job_file = "inventory", "inventory", "jobs.inventory_counts", "jobs/inventory_counts.py"
     # 20 events/s of event time over 300 keys: 33 minutes of event time, so reservations (15 minutes)
@@ -247,14 +249,18 @@ class InventoryFacts(JobFacts):
                   for seen, hot in zip(versions.values(), pipe.execute()))
         checks.append(Check("level rows per key = versions 1..redis version", f"{len(versions)} keys",
                             f"{off} differ", off == 0 and bool(versions)))
-        checks.append(sales_check(read_cold_table(settings, f"{COLD_BUCKET}/{s3_prefix}/windows"), stream))
+        windows = read_cold_table(settings, f"{COLD_BUCKET}/{s3_prefix}/windows")
+        checks.append(inventory_windows_check(windows, stream, "s3"))
+        checks.append(inventory_windows_check(list(read_hashes(client, f"{prefix}:window:*").values()), stream,
+                                              "redis"))
         return checks
 
 
 class MaintenanceFacts(JobFacts):
-    """Predictive maintenance. Domain-independent: per machine, the readings of its S3 windows that tile
-    time (those starting at a multiple of the window) are the readings the generator made for it,
-    copies included, none it made late; its feature rows count the windows scored, which is its Redis
+    """Predictive maintenance. Domain-independent: per machine and sliding window, its S3 feature row
+    counts the readings the generator made in that window (copies included, none it made late), one
+    row per window it put a reading in; its hot record's version is that number of windows and its
+    window_end_ms the last one's end; its feature rows count the windows scored, which is its Redis
     version; and no machine has two rows for one window."""
 
     job, domain = "maintenance", "maintenance"
@@ -310,7 +316,8 @@ class MaintenanceFacts(JobFacts):
         twice = sum(1 for n in windows.values() if n > 1)
         checks.append(Check("feature rows per machine = redis version, one per window", f"{len(per_machine)} machines",
                             f"{off} differ, {twice} windows twice", off == 0 and twice == 0 and bool(per_machine)))
-        checks.append(readings_check(rows, stream))
+        checks.append(maintenance_windows_check(rows, stream))
+        checks.append(machine_hot_check(read_hashes(client, f"{prefix}:machine:*"), prefix, stream))
         return checks
 
 
@@ -319,40 +326,102 @@ WINDOW_FIELDS = ("store_id", "sku", "window_start_ms", "window_end_ms", "sales_q
                  "restock_qty")
 
 
-def sales_check(window_rows: list[dict], stream: GeneratedStream) -> Check:
-    """Per key, the sales its window rows count against the sales the generator made for it: each event
-    id once, the ones it made late left out (in number and in units)."""
-    made: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+def generated_inventory_windows(stream: GeneratedStream) -> dict[tuple[str, int], tuple[int, int, int, int]]:
+    """Per (key, one-minute window start): (sales units, sales, return units, restock units) of the
+    events the generator made, each id once (its originals, not the copies it re-sent), none it made
+    late. Only the generator's labels, the raw events and the window size are used."""
+    from udfs.inventory import InventoryModel
+
+    window_ms = InventoryModel().window_ms
+    made: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for (key, value), label in zip(stream.records, stream.labels):
-        if label.kind == "event" and "sale" in label.tags and "late" not in label.tags:
-            total = made[key.decode()]
-            total[0] += 1
-            total[1] += inventory_pb2.InventoryMovement.FromString(value).quantity
-    counted: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        if label.kind != "event" or "late" in label.tags or not {"sale", "return", "restock"} & set(label.tags):
+            continue
+        movement = inventory_pb2.InventoryMovement.FromString(value)
+        total = made[key.decode(), movement.event_time_ms - movement.event_time_ms % window_ms]
+        if "sale" in label.tags:
+            total[0] += movement.quantity
+            total[1] += 1
+        else:
+            total[2 if "return" in label.tags else 3] += movement.quantity
+    return {k: tuple(v) for k, v in made.items()}
+
+
+def inventory_windows_check(window_rows: list[dict], stream: GeneratedStream, where: str) -> Check:
+    """Every window row (S3 rows or the hot window hashes) against the generator's events in its
+    window, and one row for each window the generator put an event in."""
+    made = generated_inventory_windows(stream)
+    seen: dict[tuple[str, int], list] = defaultdict(list)
     for row in window_rows:
-        total = counted[f"{row['store_id']}|{row['sku']}"]
-        total[0] += row["sales_count"]
-        total[1] += row["sales_qty"]
-    off = sum(counted.get(key, [0, 0]) != sales for key, sales in made.items()) + len(set(counted) - set(made))
-    return Check("window sales per key = sales generated (not late)", f"{len(made)} keys", f"{off} differ",
-                 off == 0 and bool(made))
+        seen[f"{row['store_id']}|{row['sku']}", int(row["window_start_ms"])].append(
+            tuple(int(row[f]) for f in ("sales_qty", "sales_count", "returns_qty", "restock_qty")))
+    off = [w for w in set(made) | set(seen) if seen.get(w) != [made.get(w)]]
+    keys = {key for key, _ in made}
+    first = f" (first: {min(off)})" if off else ""
+    return Check(f"{where} windows = sales, returns, restocks generated (once, not late)",
+                 f"{len(made)} windows of {len(keys)} keys", f"{len(off)} differ{first}",
+                 not off and bool(made))
 
 
-def readings_check(feature_rows: list[dict], stream: GeneratedStream) -> Check:
-    """Per machine, the readings of the windows that tile time (starting at a multiple of the window)
-    against the readings the generator made for it, copies included, the ones it made late left out."""
+def generated_maintenance_windows(stream: GeneratedStream) -> dict[tuple[str, int], int]:
+    """Per (machine, sliding window start): the readings the generator made in the window, copies
+    included (the job has no dedup), none it made late. Only the labels, the readings' event times and
+    the window geometry (size and slide, aligned to the epoch) are used."""
+    from udfs.maintenance import MaintenanceModel
+
+    model = MaintenanceModel()
+    made: Counter = Counter()
+    for (key, value), label in zip(stream.records, stream.labels):
+        if label.kind == "poison" or "late" in label.tags:
+            continue
+        t = maintenance_pb2.SensorReading.FromString(value).event_time_ms
+        pane_end = (t // model.slide_ms + 1) * model.slide_ms
+        for end in range(pane_end, pane_end + model.window_ms, model.slide_ms):
+            made[key.decode(), end - model.window_ms] += 1
+    return dict(made)
+
+
+def maintenance_windows_check(feature_rows: list[dict], stream: GeneratedStream) -> Check:
+    """Every feature row's reading count against the generator's readings in its window, and one row
+    for each window the generator put a reading in."""
+    made = generated_maintenance_windows(stream)
+    seen: dict[tuple[str, int], list] = defaultdict(list)
+    for row in feature_rows:
+        seen[row["machine_id"], int(row["window_start_ms"])].append(int(row["readings"]))
+    off = [w for w in set(made) | set(seen) if seen.get(w) != [made.get(w)]]
+    first = f" (first: {min(off)})" if off else ""
+    return Check("s3 windows = readings generated per window (copies in, late out)",
+                 f"{len(made)} windows of {len({m for m, _ in made})} machines", f"{len(off)} differ{first}",
+                 not off and bool(made))
+
+
+def machine_hot_check(hashes: dict[str, dict[str, str]], prefix: str, stream: GeneratedStream) -> Check:
+    """Per machine, its hot record: version = the windows the generator put a reading in (one health
+    score per window), window_end_ms = the end of the last of them."""
     from udfs.maintenance import MaintenanceModel
 
     window_ms = MaintenanceModel().window_ms
-    tiled = Counter()
-    for row in feature_rows:
-        if row["window_start_ms"] % window_ms == 0:
-            tiled[row["machine_id"]] += row["readings"]
-    made = Counter(key.decode() for (key, _), label in zip(stream.records, stream.labels)
-                   if label.kind != "poison" and "late" not in label.tags)
-    off = sum(tiled[machine] != n for machine, n in made.items()) + len(set(tiled) - set(made))
-    return Check("readings per machine = readings generated (not late)", f"{len(made)} machines", f"{off} differ",
-                 off == 0 and bool(made))
+    windows = Counter(machine for machine, _ in generated_maintenance_windows(stream))
+    last: dict[str, int] = {}
+    for machine, start in generated_maintenance_windows(stream):
+        last[machine] = max(last.get(machine, start), start)
+    off = []
+    for machine, n in windows.items():
+        hot = hashes.get(f"{prefix}:machine:{machine}", {})
+        if (int(hot.get("version", 0)), int(hot.get("window_end_ms", 0))) != (n, last[machine] + window_ms):
+            off.append(machine)
+    first = f" (first: {min(off)})" if off else ""
+    return Check("redis machine version = windows generated, window_end_ms = the last one's end",
+                 f"{len(windows)} machines", f"{len(off)} differ{first}", not off and bool(windows))
+
+
+def read_hashes(client: redis.Redis, pattern: str) -> dict[str, dict[str, str]]:
+    """Every hash whose key matches `pattern`, read back."""
+    keys = sorted(client.scan_iter(match=pattern, count=1000))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.hgetall(key)
+    return dict(zip(keys, pipe.execute()))
 
 
 def late_payloads(records: list[tuple[bytes, bytes]], late_ids: list[str], event_type: str,

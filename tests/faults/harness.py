@@ -13,37 +13,34 @@ output with what the pure-Python domain code computes over the same input:
 * Liveness: after the fault the job runs again and completes new checkpoints in time.
 
 What each job's input, oracle and checks are is in `tests/faults/facts.py` (one adapter per job);
-`JobRun` is the same for all three, at parallelism 1 or 2 (one TaskManager of 4 slots).
+`JobRun` is the same for all three, at parallelism 1 or 2 (one TaskManager of 4 slots). The input
+is written by `tests/faults/feed.py`, the faults are struck by `tests/faults/inject.py`.
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
-import signal
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import redis
 
 from jobs.paths import run_dir
 from jobs.specs import COLD_BUCKET
-from streamsuite.cluster import FlinkCluster, get_json, python_job_args, rest_url, run_flink, savepoint_dir
+from streamsuite.cluster import get_json, python_job_args, rest_url, run_flink, savepoint_dir
 from streamsuite.localrun import job_args
 from streamsuite.paths import portable
 from streamsuite.rules import publish_updates
-from streamsuite.processes import owned_pid
-from streamsuite.stack import ProcessGroup, Stack, StackSettings
+from streamsuite.stack import StackSettings
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from tests.faults.checks import Check
 from tests.faults.facts import JOB_FACTS, OUT_OF_ORDERNESS_MS, generator_dead_letters
+from tests.faults.feed import TransactionalFeed
 from tests.kafka_helpers import fresh_topics, read_topic
-from tests.net_helpers import process_tree
 from tests.rules_helpers import event_times
 from udfs.timers import MAX_WATERMARK
 
@@ -94,106 +91,6 @@ class VersionSampler(threading.Thread):
         self.stop_event.set()
         if self.ident is not None:  # a run whose submission failed never started it
             self.join(timeout=10)
-
-
-class TransactionalFeed:
-    """The fault input, written exactly once, in transactions of `CHUNK` records.
-
-    An idempotent producer alone does not hold across a broker restart: librdkafka can write a
-    batch twice when the partition's leader changes with requests in flight (seen here: a batch
-    of 6 records at offsets 2143-2148 again at 2149-2154; confluentinc/librdkafka#4953), and a
-    send that times out leaves a gap. A transaction that fails is aborted and its records are
-    sent again in a new one; readers with read_committed (the job, the checks) see each record once.
-    """
-
-    CHUNK = 600
-
-    def __init__(self, bootstrap: str, topic: str, logger: logging.Logger, deliveries: list, run_id: str):
-        from confluent_kafka import Producer
-
-        self.topic, self.deliveries = topic, deliveries
-        # No message timeout: a record the broker cannot take during an outage is retried until it
-        # can (the harness's own deadlines bound the run), never dropped.
-        self.producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"fault-feed-{run_id}",
-                                  "acks": "all", "linger.ms": 5, "message.timeout.ms": 0,
-                                  "transaction.timeout.ms": 120_000, "logger": logger, "debug": "eos"})
-        self._init_transactions()
-        self.chunk: list[tuple[int, bytes, bytes, int, int | None]] = []
-        self.aborts = 0
-        self.producer.begin_transaction()
-
-    def _init_transactions(self, attempts: int = 5) -> None:
-        """librdkafka times out a slow transaction coordinator (e.g. one loading its log after broker
-        restarts) with a retriable error that says to call again; so it is called again, a bounded
-        number of times."""
-        from confluent_kafka import KafkaException
-
-        for attempt in range(attempts):
-            try:
-                self.producer.init_transactions(120)
-                return
-            except KafkaException as exc:
-                if not exc.args[0].retriable() or attempt == attempts - 1:
-                    raise
-
-    def _report(self, index: int):
-        def on_delivery(error, message) -> None:
-            self.deliveries.append((index, message.partition(), message.offset(), error.str() if error else ""))
-        return on_delivery
-
-    def _produce(self, index: int, key: bytes, value: bytes, time_ms: int, partition: int | None = None) -> None:
-        """One record, to the partition its key hashes to or to `partition`."""
-        where = {} if partition is None else {"partition": partition}
-        while True:
-            try:
-                self.producer.produce(self.topic, value=value, key=key, timestamp=time_ms,
-                                      on_delivery=self._report(index), **where)
-                break
-            except BufferError:
-                self.producer.poll(0.05)
-        self.producer.poll(0)
-
-    def write(self, index: int, key: bytes, value: bytes, time_ms: int, partition: int | None = None) -> None:
-        self.chunk.append((index, key, value, time_ms, partition))
-        self._attempt(lambda: self._produce(index, key, value, time_ms, partition))
-        if len(self.chunk) >= self.CHUNK:
-            self._commit()
-            self.producer.begin_transaction()
-
-    def _attempt(self, action) -> bool:
-        """Run `action`; if the transaction must abort, abort it and send the whole chunk again in a
-        new one. True when that happened (the chunk is then sent but not yet committed)."""
-        from confluent_kafka import KafkaException
-
-        aborted = False
-        while True:
-            try:
-                action()
-                return aborted
-            except KafkaException as exc:
-                error = exc.args[0]
-                if error.retriable():
-                    continue
-                if not error.txn_requires_abort():
-                    raise
-            self.aborts += 1
-            aborted = True
-            self.producer.abort_transaction(120)
-            self.producer.begin_transaction()
-            action = self._resend
-
-    def _resend(self) -> None:
-        for record in self.chunk:
-            self._produce(*record)
-
-    def _commit(self) -> None:
-        while self._attempt(lambda: self.producer.commit_transaction(120)):
-            continue
-        self.chunk = []
-
-    def close(self) -> None:
-        self._commit()
-        self.producer.flush(30)
 
 
 class JobRun:
@@ -432,35 +329,6 @@ class JobRun:
         return len(uploads)
 
 
-def kill_service(group: ProcessGroup, name: str) -> int:
-    """kill -9 one process of a group we started (stack or cluster), by its recorded PID, and wait
-    until it is gone."""
-    service = next(s for s in group.services if s.name == name)
-    pid = owned_pid(service)
-    if pid is None:
-        raise RuntimeError(f"no {name} of ours is running")
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while owned_pid(service) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return pid
-
-
-def kill_taskmanager(cluster: FlinkCluster) -> int:
-    """kill -9 the TaskManager we started, then start a fresh one."""
-    pid = kill_service(cluster, "taskmanager")
-    cluster.up()
-    return pid
-
-
-def restart_service(stack: Stack, name: str, down_s: float = 3.0) -> int:
-    """kill -9 one stack service, keep it down a moment, start it again."""
-    pid = kill_service(stack, name)
-    time.sleep(down_s)
-    stack.up()
-    return pid
-
-
 def failover_check(run: JobRun) -> Check:
     """The fault reached the running job: Flink recorded at least one failure and restarted."""
     entries = get_json(f"{rest_url(run.settings)}/jobs/{run.job_id}/exceptions").get("exceptionHistory", {}).get(
@@ -501,21 +369,3 @@ def run_case(case: str, fault: str, settings: StackSettings, body: Callable[[Job
         run.sampler.stop()
     result.seconds = time.monotonic() - t0
     return result
-
-
-def kill_python_workers(cluster: FlinkCluster) -> list[int]:
-    """kill -9 the Python processes the TaskManager we started runs for its Python operators."""
-    taskmanager = next(s for s in cluster.services if s.name == "taskmanager")
-    pid = owned_pid(taskmanager)
-    if pid is None:
-        raise RuntimeError("no TaskManager of ours is running")
-    killed = []
-    for child in process_tree(pid)[1:]:
-        try:
-            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "python" in command:
-            os.kill(child, signal.SIGKILL)
-            killed.append(child)
-    return killed

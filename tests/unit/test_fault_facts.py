@@ -5,8 +5,9 @@ from collections import Counter
 import pytest
 
 from streamsuite.generator import generate
-from tests.faults.facts import (END_MARKER_AHEAD_MS, JOB_FACTS, OUT_OF_ORDERNESS_MS, generator_dead_letters,
-                                readings_check, redis_after, sales_check, valid_per_key)
+from tests.faults.facts import (END_MARKER_AHEAD_MS, JOB_FACTS, OUT_OF_ORDERNESS_MS, generated_inventory_windows,
+                                generated_maintenance_windows, generator_dead_letters, inventory_windows_check,
+                                machine_hot_check, maintenance_windows_check, redis_after, valid_per_key)
 from udfs.codec import DecodeError
 from udfs.events import EVENT_TYPES
 from udfs.hot import HotRecord
@@ -62,16 +63,64 @@ def test_end_markers_end_every_timer_and_the_oracle_agrees_with_the_generator(jo
     assert ended.cold == bounded.cold and ended.entity_versions == bounded.entity_versions
 
 
-@pytest.mark.parametrize("job, table, check", [("inventory", "windows", sales_check),
-                                               ("maintenance", "features", readings_check)])
-def test_the_oracles_rows_count_what_the_generator_made(job, table, check):
-    """The domain-independent count checks hold for the oracle's own rows, and see one row missing."""
-    facts = JOB_FACTS[job]()
+def _windows_check(job):
+    if job == "inventory":
+        return lambda rows, stream: inventory_windows_check(rows, stream, "s3")
+    return maintenance_windows_check
+
+
+@pytest.mark.parametrize("job, table", [("inventory", "windows"), ("maintenance", "features")])
+def test_the_oracles_window_rows_count_what_the_generator_made(job, table):
+    """The domain-independent window counts hold for the oracle's own rows, and see a row missing, a row
+    twice, a count one off and a row of a window the generator put nothing in."""
+    facts, check = JOB_FACTS[job](), _windows_check(job)
     stream = facts.stream(count=4000, keys=30, poison=6, seed=3)
     columns, rows = facts.expect(stream.records, "p", 2**63 - 1, []).cold[table]
     as_dicts = [dict(zip(columns, row)) for row in rows.elements()]
     assert check(as_dicts, stream).ok
-    counts = (lambda row: row["sales_count"] > 0) if job == "inventory" else (
-        lambda row: row["window_start_ms"] % 300_000 == 0)
-    counted = next(i for i, row in enumerate(as_dicts) if counts(row))
-    assert not check(as_dicts[:counted] + as_dicts[counted + 1:], stream).ok
+    count = "sales_count" if job == "inventory" else "readings"
+    i = next(i for i, row in enumerate(as_dicts) if row[count] > 0)
+    assert not check(as_dicts[:i] + as_dicts[i + 1:], stream).ok
+    assert not check(as_dicts + [as_dicts[i]], stream).ok
+    assert not check(as_dicts[:i] + [{**as_dicts[i], count: as_dicts[i][count] + 1}] + as_dicts[i + 1:], stream).ok
+    start = max(row["window_start_ms"] for row in as_dicts) + 10 * 86_400_000
+    assert not check(as_dicts + [{**as_dicts[i], "window_start_ms": start}], stream).ok
+
+
+def test_the_generator_facts_use_its_labels_not_the_domain_code():
+    """Late events and re-sent copies are what the labels say: inventory counts each id once and no late
+    one; maintenance counts copies (no dedup) and no late reading."""
+    stream = generate("inventory", count=3000, keys=20, seed=5, poison=4, late=30, rate=20.0)
+    made = generated_inventory_windows(stream)
+    labels = [label for label in stream.labels if label.kind == "event" and "late" not in label.tags]
+    assert sum(w[1] for w in made.values()) == sum("sale" in label.tags for label in labels)
+    assert any(label.kind == "duplicate" for label in stream.labels)
+    stream = generate("maintenance", count=3000, keys=20, seed=5, poison=4, late=30, resend=30)
+    per_reading = 300_000 // 60_000  # every reading is in 5 sliding windows
+    made = generated_maintenance_windows(stream)
+    assert sum(made.values()) == per_reading * sum(label.kind != "poison" and "late" not in label.tags
+                                                   for label in stream.labels)
+    assert any(label.kind == "duplicate" for label in stream.labels)
+
+
+def test_the_machine_hot_records_of_the_oracle_count_the_generated_windows():
+    """The hot health record's version and last window end, as the hot sink leaves them, against the
+    generator's windows; one version off or a missing record fails."""
+    facts = JOB_FACTS["maintenance"]()
+    stream = facts.stream(count=4000, keys=30, poison=6, seed=3)
+    hashes = facts.expect(stream.records, "p", 2**63 - 1, []).hashes
+    machines = {k: v for k, v in hashes.items() if k.startswith("p:machine:")}
+    assert machine_hot_check(machines, "p", stream).ok
+    key = sorted(machines)[0]
+    one_off = {**machines[key], "version": str(int(machines[key]["version"]) - 1)}
+    assert not machine_hot_check({**machines, key: one_off}, "p", stream).ok
+    assert not machine_hot_check({k: v for k, v in machines.items() if k != key}, "p", stream).ok
+
+
+def test_the_hot_window_hashes_of_the_oracle_count_the_generated_events():
+    facts = JOB_FACTS["inventory"]()
+    stream = facts.stream(count=4000, keys=30, poison=6, seed=3)
+    hashes = facts.expect(stream.records, "p", 2**63 - 1, []).hashes
+    windows = [v for k, v in hashes.items() if k.startswith("p:window:")]
+    assert windows and inventory_windows_check(windows, stream, "redis").ok
+    assert not inventory_windows_check(windows[1:], stream, "redis").ok
