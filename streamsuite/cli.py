@@ -104,7 +104,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from google.protobuf.json_format import MessageToDict
 
     from udfs.codec import DecodeError, decode
-    from udfs.events import EVENT_TYPES, message_class
+    from jobs.specs import EVENT_TYPES
+    from udfs.events import message_class
 
     data = sys.stdin.buffer.read()
     try:

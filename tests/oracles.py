@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from jobs.specs import EVENT_TYPES
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
 from udfs.fraud import CardProfile, FraudModel, ScoredTransaction, Transaction
 from udfs.fraud_rules import InvalidRuleSet, RuleBook, RuleSet, RuleSetScorer
 from udfs.timers import MAX_WATERMARK

@@ -1,9 +1,9 @@
 """Rules records for tests: two active versions that score differently, and horizons."""
 from __future__ import annotations
 
+from jobs.specs import EVENT_TYPES
 from streamsuite_proto.v1 import fraud_pb2
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
 from udfs.fraud import DEFAULT_WEIGHTS
 from udfs.fraud_rules import rule_set_message
 

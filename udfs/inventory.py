@@ -28,7 +28,9 @@ import hashlib
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
+from streamsuite_proto.v1 import inventory_pb2
 from udfs.encoding import decode_state, encode_state
+from udfs.events import EventType, bounded_id, common_fields, require
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
 
 if TYPE_CHECKING:
@@ -51,6 +53,36 @@ DEDUP_BUCKETS_PER_TTL = 4
 
 def fingerprint(text: str) -> str:
     return base64.b64encode(hashlib.blake2b(text.encode(), digest_size=6).digest()).decode()
+
+
+# Units in one stock movement; a billion, so 9 billion movements of it still sum inside int64.
+MAX_QUANTITY = 10**9
+_NEEDS_RESERVATION = (inventory_pb2.RESERVATION, inventory_pb2.RELEASE)
+
+
+def validate_inventory_movement(mv: inventory_pb2.InventoryMovement) -> None:
+    common_fields(mv.event_id, mv.store_id and mv.sku, mv.event_time_ms, mv.sequence)
+    bounded_id("store_id", mv.store_id, joined=True)
+    bounded_id("sku", mv.sku, joined=True)
+    bounded_id("reservation_id", mv.reservation_id)
+    require(mv.quantity <= MAX_QUANTITY, "out_of_range", f"quantity {mv.quantity} is more than {MAX_QUANTITY}")
+    require(mv.kind in inventory_pb2.MovementKind.values() and mv.kind != 0, "bad_field",
+            f"movement kind {mv.kind} is not one of sale, restock, return, adjustment, reservation, release")
+    if mv.kind == inventory_pb2.ADJUSTMENT:
+        require(mv.quantity >= 0, "out_of_range", f"adjusted level {mv.quantity} is negative")
+    else:
+        require(mv.quantity > 0, "out_of_range", f"quantity {mv.quantity} is not positive")
+    if mv.kind in _NEEDS_RESERVATION:
+        require(bool(mv.reservation_id), "missing_field", "a reservation or release has no reservation id")
+
+
+def stock_key(mv: inventory_pb2.InventoryMovement) -> str:
+    """The (store, SKU) a movement counts for, as `Movement.key` and `StockState.key` join it."""
+    return f"{mv.store_id}|{mv.sku}"
+
+
+# The job's input: stock movements, keyed by (store, SKU).
+EVENT_TYPE = EventType("InventoryMovement", inventory_pb2.InventoryMovement, validate_inventory_movement, stock_key)
 
 
 @dataclass(frozen=True)

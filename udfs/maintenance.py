@@ -70,8 +70,9 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
+from streamsuite_proto.v1 import maintenance_pb2
 from udfs.encoding import decode_state, encode_state
-from udfs.events import SENSORS, event_date
+from udfs.events import EventType, bounded_id, common_fields, event_date, require
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
 
 STATE_ENCODING = 1
@@ -79,6 +80,9 @@ STATE_ENCODING = 1
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
 
+SENSORS = ("temperature_c", "vibration_mm_s", "pressure_bar", "rotation_rpm")
+# A sensor value beyond this is no physical reading (its micro-unit squares must stay exact).
+MAX_SENSOR_ABS = 1e9
 SCALE = 1_000_000
 STATS = ("count", "mean", "std", "min", "max", "slope", "impossible")
 
@@ -98,6 +102,24 @@ FEATURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("machine_id", "STRING"), ("window_start_ms", "BIGINT"), ("window_end_ms", "BIGINT"), ("readings", "BIGINT"),
     *((f"{s}_{stat}", "BIGINT" if stat in ("count", "impossible") else "DOUBLE") for s in SENSORS for stat in STATS),
     ("dt", "STRING"))
+
+
+def validate_sensor_reading(reading: maintenance_pb2.SensorReading) -> None:
+    common_fields(reading.reading_id, reading.machine_id, reading.event_time_ms, reading.sequence)
+    bounded_id("machine_id", reading.machine_id)
+    present = [s for s in SENSORS if reading.HasField(s)]
+    require(bool(present), "missing_field", "the reading has no sensor value")
+    for sensor in present:
+        value = getattr(reading, sensor)
+        require(math.isfinite(value) and abs(value) <= MAX_SENSOR_ABS, "out_of_range", f"{sensor} is {value}")
+
+
+def machine_key(reading: maintenance_pb2.SensorReading) -> str:
+    return reading.machine_id
+
+
+# The job's input: sensor readings, keyed by machine.
+EVENT_TYPE = EventType("SensorReading", maintenance_pb2.SensorReading, validate_sensor_reading, machine_key)
 
 
 @dataclass(frozen=True)

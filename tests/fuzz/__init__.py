@@ -17,9 +17,10 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from jobs.specs import EVENT_TYPES
 from udfs import fraud, inventory, maintenance
 from udfs.codec import DecodeError, frame, message_indexes
-from udfs.events import EVENT_TYPES, check_event_time
+from udfs.events import check_event_time
 from udfs.hot import HotRecord
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

@@ -4,11 +4,11 @@ from collections import Counter
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from streamsuite.generator import generate
 from tests.faults.facts import (END_MARKER_AHEAD_MS, JOB_FACTS, OUT_OF_ORDERNESS_MS, generator_dead_letters,
                                 readings_check, redis_after, sales_check, valid_per_key)
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
 from udfs.hot import HotRecord
 
 

@@ -5,9 +5,9 @@ from collections import Counter
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from streamsuite.generator import generate
 from streamsuite_proto.v1 import inventory_pb2
-from udfs.events import EVENT_TYPES
 from udfs.inventory import (ADJUSTMENT, KINDS, MIN_WATERMARK, RELEASE, RESERVATION, RESTOCK, RETURN, SALE,
                             Duplicate, Ignored, InventoryModel, LateEvent, LevelChanged, LowStockAlert,
                             LowStockCleared, Movement, Oversell, StockKeeper, StockState, WindowClosed,

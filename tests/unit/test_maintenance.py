@@ -6,12 +6,12 @@ from fractions import Fraction
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from streamsuite import generator
 from streamsuite.generator.maintenance import FAILURE_THRESHOLDS, IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import maintenance_pb2
-from udfs.events import EVENT_TYPES, SENSORS
-from udfs.maintenance import (FEATURE_COLUMNS, MAX_WATERMARK, MIN_WATERMARK, HealthAlert, LateReading, MachineHealth,
-                              MachineMonitor, MachineState, MaintenanceModel, NoDataAlert, Reading, SensorFault,
+from udfs.maintenance import (FEATURE_COLUMNS, MAX_WATERMARK, MIN_WATERMARK, SENSORS, HealthAlert, LateReading,
+                              MachineHealth, MachineMonitor, MachineState, MaintenanceModel, NoDataAlert, Reading, SensorFault,
                               WindowFeatures, alert_hot_record, bounded_out_of_orderness, ewma, health_hot_record,
                               replay, time_to_failure_ms, z_score)
 
