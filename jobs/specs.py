@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.tables import ColdTable, columns
-from udfs import fraud, inventory, maintenance
+from udfs import fraud, inventory_records, maintenance, maintenance_records
 from udfs.events import EventType
 
 COLD_BUCKET = "streamsuite-cold"
@@ -77,7 +77,7 @@ FRAUD = JobSpec(
 )
 
 INVENTORY = JobSpec(
-    job="inventory", module="jobs.inventory_counts", event_type=inventory.EVENT_TYPE,
+    job="inventory", module="jobs.inventory_counts", event_type=inventory_records.EVENT_TYPE,
     input_topic="inventory.movements", operator="count-stock",
     hot_keys=("level:*", "alert:*", "alerts:active", "window:*", "top:*", "store:*"),
     cold_tables=(
@@ -93,7 +93,7 @@ INVENTORY = JobSpec(
 )
 
 MAINTENANCE = JobSpec(
-    job="maintenance", module="jobs.predictive_maintenance", event_type=maintenance.EVENT_TYPE,
+    job="maintenance", module="jobs.predictive_maintenance", event_type=maintenance_records.EVENT_TYPE,
     input_topic="maintenance.readings", operator="monitor-machine",
     hot_keys=("machine:*", "alert:*", "alerts"),
     cold_tables=(ColdTable("features", columns(*maintenance.FEATURE_COLUMNS)),),

@@ -1,9 +1,9 @@
 """Predictive maintenance: per-machine window features, health and alerts, in plain Python.
 
-`MachineState` is the whole per-machine state; `MachineMonitor` turns a reading or an
-event-time timer plus the state into outputs and the next state. The Flink job, the unit
-tests and the integration oracle run this same code; `replay` is the operator's loop
-without Flink.
+`MachineState` (`udfs.maintenance_records`) is the whole per-machine state; `MachineMonitor`
+turns a reading or an event-time timer plus the state into outputs and the next state. The
+Flink job, the unit tests and the integration oracle run this same code; `replay` is the
+operator's loop without Flink.
 
 Windows. Sliding event-time windows of `window_ms` every `slide_ms`, aligned to the epoch
 as Flink aligns them. A reading goes into one pane (a `slide_ms` slice of event time); a
@@ -66,184 +66,24 @@ Redis (prefix = redis.key_prefix):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
-from streamsuite_proto.v1 import maintenance_pb2
-from udfs.encoding import decode_state, encode_state
-from udfs.events import EventType, bounded_id, common_fields, event_date, require
+from udfs.events import event_date
+from udfs.maintenance_records import (SCALE, SENSORS, MachineState, MaintenanceModel, Reading, add_value, merge_panes,
+                                      quantize)
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
-
-STATE_ENCODING = 1
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
 
-SENSORS = ("temperature_c", "vibration_mm_s", "pressure_bar", "rotation_rpm")
-# A sensor value beyond this is no physical reading (its micro-unit squares must stay exact).
-MAX_SENSOR_ABS = 1e9
-SCALE = 1_000_000
 STATS = ("count", "mean", "std", "min", "max", "slope", "impossible")
-
-# Upper limits at which a machine fails: ISO 10816 zone D vibration, winding insulation
-# class B. Infinite means no failure threshold.
-DEFAULT_FAILURE_THRESHOLDS: Mapping[str, float] = {
-    "temperature_c": 110.0, "vibration_mm_s": 11.2, "pressure_bar": math.inf, "rotation_rpm": math.inf}
-DEFAULT_PLAUSIBLE_MIN: Mapping[str, float] = {
-    "temperature_c": -60.0, "vibration_mm_s": 0.0, "pressure_bar": -1.0, "rotation_rpm": 0.0}
-DEFAULT_PLAUSIBLE_MAX: Mapping[str, float] = {
-    "temperature_c": 400.0, "vibration_mm_s": 200.0, "pressure_bar": 1000.0, "rotation_rpm": 50_000.0}
-# The smallest change of a window mean that matters, whatever the baseline's variance.
-DEFAULT_NOISE_FLOOR: Mapping[str, float] = {
-    "temperature_c": 0.5, "vibration_mm_s": 0.1, "pressure_bar": 0.05, "rotation_rpm": 5.0}
 
 FEATURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("machine_id", "STRING"), ("window_start_ms", "BIGINT"), ("window_end_ms", "BIGINT"), ("readings", "BIGINT"),
     *((f"{s}_{stat}", "BIGINT" if stat in ("count", "impossible") else "DOUBLE") for s in SENSORS for stat in STATS),
     ("dt", "STRING"))
-
-
-def validate_sensor_reading(reading: maintenance_pb2.SensorReading) -> None:
-    common_fields(reading.reading_id, reading.machine_id, reading.event_time_ms, reading.sequence)
-    bounded_id("machine_id", reading.machine_id)
-    present = [s for s in SENSORS if reading.HasField(s)]
-    require(bool(present), "missing_field", "the reading has no sensor value")
-    for sensor in present:
-        value = getattr(reading, sensor)
-        require(math.isfinite(value) and abs(value) <= MAX_SENSOR_ABS, "out_of_range", f"{sensor} is {value}")
-
-
-def machine_key(reading: maintenance_pb2.SensorReading) -> str:
-    return reading.machine_id
-
-
-# The job's input: sensor readings, keyed by machine.
-EVENT_TYPE = EventType("SensorReading", maintenance_pb2.SensorReading, validate_sensor_reading, machine_key)
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The fields of a SensorReading the model uses; an absent sensor is None, not zero."""
-
-    reading_id: str
-    machine_id: str
-    event_time_ms: int
-    sequence: int
-    temperature_c: float | None = None
-    vibration_mm_s: float | None = None
-    pressure_bar: float | None = None
-    rotation_rpm: float | None = None
-
-    @classmethod
-    def from_message(cls, msg) -> "Reading":
-        return cls(msg.reading_id, msg.machine_id, msg.event_time_ms, msg.sequence,
-                   *(getattr(msg, s) if msg.HasField(s) else None for s in SENSORS))
-
-
-@dataclass(frozen=True)
-class MaintenanceModel:
-    """Windows, baseline, thresholds and weights; all of it comes from the job config."""
-
-    window_ms: int = 300_000
-    slide_ms: int = 60_000
-    allowed_lateness_ms: int = 30_000
-    silence_ms: int = 120_000
-    ewma_alpha: float = 0.05
-    # Windows the baseline needs before a z-score means anything.
-    baseline_windows: int = 5
-    anomaly_z: float = 4.0
-    health_alert_threshold: float = 0.5
-    # A health alert resolves once health is back to threshold + margin (no flapping).
-    health_clear_margin: float = 0.1
-    ttf_horizon_ms: int = 3_600_000
-    anomaly_weight: float = 0.6
-    trend_weight: float = 0.8
-    proximity_weight: float = 0.8
-    reason_min_contribution: float = 0.05
-    stuck_min_readings: int = 30
-    failure_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FAILURE_THRESHOLDS))
-    plausible_min: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MIN))
-    plausible_max: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MAX))
-    noise_floor: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_NOISE_FLOOR))
-
-    def __post_init__(self) -> None:
-        if self.slide_ms <= 0 or self.window_ms <= 0 or self.window_ms % self.slide_ms:
-            raise ValueError(f"window {self.window_ms} ms must be a positive multiple of the slide "
-                             f"{self.slide_ms} ms")
-        if self.allowed_lateness_ms < 0:
-            raise ValueError(f"allowed lateness {self.allowed_lateness_ms} ms must not be negative")
-        if self.silence_ms <= self.allowed_lateness_ms:
-            raise ValueError(f"silence {self.silence_ms} ms must exceed the allowed lateness "
-                             f"{self.allowed_lateness_ms} ms, or a reading still accepted could end a silence "
-                             f"already reported")
-        if not 0.0 < self.ewma_alpha <= 1.0:
-            raise ValueError(f"ewma_alpha {self.ewma_alpha} must be in (0, 1]")
-        if self.baseline_windows < 1 or self.stuck_min_readings < 2 or self.ttf_horizon_ms <= 0:
-            raise ValueError("baseline_windows must be 1 or more, stuck_min_readings 2 or more, "
-                             "ttf_horizon_ms positive")
-        if self.anomaly_z <= 0:
-            raise ValueError(f"anomaly_z {self.anomaly_z} must be positive")
-        if not 0.0 < self.health_alert_threshold < 1.0 or self.health_clear_margin < 0:
-            raise ValueError(f"health alert threshold {self.health_alert_threshold} must be in (0, 1), "
-                             f"the clear margin not negative")
-        for name in ("anomaly_weight", "trend_weight", "proximity_weight", "reason_min_contribution"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} {getattr(self, name)} must be in [0, 1]")
-        for name in ("failure_thresholds", "plausible_min", "plausible_max", "noise_floor"):
-            keys = set(getattr(self, name))
-            if keys != set(SENSORS):
-                raise ValueError(f"{name} must name exactly the sensors {list(SENSORS)}, not {sorted(keys)}")
-        for s in SENSORS:
-            low, high = self.plausible_min[s], self.plausible_max[s]
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                raise ValueError(f"plausible range of {s} [{low}, {high}] must be finite and not empty")
-            if not self.noise_floor[s] > 0:
-                raise ValueError(f"noise floor of {s} is {self.noise_floor[s]}; it must be positive")
-            threshold = self.failure_thresholds[s]
-            if threshold != math.inf and not low < threshold <= high:
-                raise ValueError(f"failure threshold of {s} {threshold} is outside its plausible range "
-                                 f"[{low}, {high}]")
-
-    @property
-    def panes_per_window(self) -> int:
-        return self.window_ms // self.slide_ms
-
-
-@dataclass
-class MachineState:
-    """Everything remembered about one machine: a window of pane aggregates, a baseline, open alerts."""
-
-    machine_id: str = ""
-    # Machine health records written so far: the version of the machine's hot record.
-    version: int = 0
-    last_event_ms: int | None = None
-    # Every window ending at or before this has been emitted.
-    closed_end_ms: int = 0
-    health: float = 1.0
-    # pane index -> [readings, then per sensor None or
-    #   [count, sum q, sum q^2, min q, max q, sum dt, sum dt^2, sum dt*q, impossible]]
-    # with q the value in micro-units and dt the ms from the pane start.
-    panes: dict = field(default_factory=dict)
-    # per sensor [windows learnt, EWMA mean, EWMA variance, EWMA of window std]
-    baseline: list = field(default_factory=lambda: [[0, 0.0, 0.0, 0.0] for _ in SENSORS])
-    # open alerts: [kind, alert_id, event_time_ms, health, reasons, sensor]
-    alerts: list = field(default_factory=list)
-
-    def to_json(self) -> str:
-        """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
-        panes = [[index, *pane] for index, pane in sorted(self.panes.items())]
-        return encode_state(STATE_ENCODING, self.machine_id, self.version, self.last_event_ms, self.closed_end_ms,
-                            self.health, panes, self.baseline, self.alerts, big_ints=True)
-
-    @classmethod
-    def from_json(cls, data: str | None) -> "MachineState":
-        if not data:
-            return cls()
-        machine_id, version, last_event_ms, closed_end_ms, health, panes, baseline, alerts = decode_state(
-            data, STATE_ENCODING, "machine state", big_ints=True)
-        return cls(machine_id, version, last_event_ms, closed_end_ms, health, {p[0]: p[1:] for p in panes}, baseline,
-                   alerts)
 
 
 @dataclass(frozen=True)
@@ -350,37 +190,6 @@ def _clamp(x: float) -> float:
     return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x
 
 
-def _quantize(value: float) -> int:
-    return round(value * SCALE)
-
-
-def _add_value(stats: list | None, dt: int, q: int | None) -> list:
-    """A pane's sensor aggregate with one more value (None: an impossible one); a new list."""
-    n, s1, s2, lo, hi, t1, t2, tv, bad = stats or (0, 0, 0, None, None, 0, 0, 0, 0)
-    if q is None:
-        return [n, s1, s2, lo, hi, t1, t2, tv, bad + 1]
-    return [n + 1, s1 + q, s2 + q * q, q if lo is None else min(lo, q), q if hi is None else max(hi, q),
-            t1 + dt, t2 + dt * dt, tv + dt * q, bad]
-
-
-def _merge(parts: Iterable[tuple[int, list]]) -> tuple:
-    """Exact sums over panes given as (pane start relative to the window start, aggregate)."""
-    n = s1 = s2 = t1 = t2 = tv = bad = 0
-    lo = hi = None
-    for shift, (pn, ps1, ps2, plo, phi, pt1, pt2, ptv, pbad) in parts:
-        bad += pbad
-        if not pn:
-            continue
-        n, s1, s2 = n + pn, s1 + ps1, s2 + ps2
-        # moving the time origin by `shift`: sum(dt + shift), sum((dt + shift)^2), sum((dt + shift) q)
-        t1 += pt1 + pn * shift
-        t2 += pt2 + 2 * shift * pt1 + pn * shift * shift
-        tv += ptv + shift * ps1
-        lo = plo if lo is None else min(lo, plo)
-        hi = phi if hi is None else max(hi, phi)
-    return n, s1, s2, lo, hi, t1, t2, tv, bad
-
-
 def _statistics(sensor: str, sums: tuple) -> dict:
     n, s1, s2, lo, hi, t1, t2, tv, bad = sums
     if not n:
@@ -430,7 +239,7 @@ class MachineMonitor:
             value = getattr(reading, sensor)
             if value is not None:
                 plausible = m.plausible_min[sensor] <= value <= m.plausible_max[sensor]
-                pane[i] = _add_value(pane[i], dt, _quantize(value) if plausible else None)
+                pane[i] = add_value(pane[i], dt, quantize(value) if plausible else None)
         outputs, alerts = [], state.alerts
         for alert in alerts:
             if alert[0] == "no_data":
@@ -494,7 +303,7 @@ class MachineMonitor:
         first = start // m.slide_ms
         panes = [(index * m.slide_ms - start, st.panes[index])
                  for index in range(first, first + m.panes_per_window) if index in st.panes]
-        sums = {s: _merge((shift, pane[i]) for shift, pane in panes if pane[i] is not None)
+        sums = {s: merge_panes((shift, pane[i]) for shift, pane in panes if pane[i] is not None)
                 for i, s in enumerate(SENSORS, 1)}
         features = {name: value for s in SENSORS for name, value in _statistics(s, sums[s]).items()}
         outputs.append(WindowFeatures(st.machine_id, start, end, sum(pane[0] for _, pane in panes), features))
@@ -546,7 +355,7 @@ class MachineMonitor:
         threshold = m.failure_thresholds[s]
         if threshold == math.inf:
             return z, None, signals
-        n, limit = sums[0], _quantize(threshold)
+        n, limit = sums[0], quantize(threshold)
         if sums[1] >= n * limit:
             ttf = 0
         elif z >= m.anomaly_z:

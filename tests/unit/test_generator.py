@@ -21,7 +21,7 @@ from streamsuite.generator.maintenance import IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2
 from udfs import codec
 from udfs.codec import DecodeError
-from udfs.maintenance import SENSORS
+from udfs.maintenance_records import SENSORS
 
 COUNT = 3000
 POISON = 40

@@ -8,11 +8,12 @@ import pytest
 from jobs.specs import EVENT_TYPES
 from streamsuite.generator import generate
 from streamsuite_proto.v1 import inventory_pb2
-from udfs.inventory import (ADJUSTMENT, KINDS, MIN_WATERMARK, RELEASE, RESERVATION, RESTOCK, RETURN, SALE,
-                            Duplicate, Ignored, InventoryModel, LateEvent, LevelChanged, LowStockAlert,
-                            LowStockCleared, Movement, Oversell, StockKeeper, StockState, WindowClosed,
-                            alert_hot_record, bounded_watermarks, latest_window_hot_record, level_hot_record,
-                            replay, top_sellers_hot_record)
+from udfs.inventory import (Duplicate, Ignored, LateEvent, LevelChanged, LowStockAlert, LowStockCleared, Oversell,
+                            StockKeeper, WindowClosed, alert_hot_record, bounded_watermarks, latest_window_hot_record,
+                            level_hot_record, replay, top_sellers_hot_record)
+from udfs.inventory_records import (ADJUSTMENT, KINDS, RELEASE, RESERVATION, RESTOCK, RETURN, SALE, InventoryModel,
+                                    Movement, StockState)
+from udfs.timers import MIN_WATERMARK
 
 T0 = 1_704_067_200_000  # a minute boundary
 MIN = 60_000
