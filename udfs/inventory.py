@@ -26,8 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from udfs.inventory_records import (ADJUSTMENT, COUNTED, FINGERPRINT_CHARS, HOUR_MS, RESERVATION, RETURN, SALE,
-                                    InventoryModel, Movement, StockState, fingerprint)
+from udfs.inventory_records import (ADJUSTMENT, COUNTED, FINGERPRINT_CHARS, HOUR_MS, RESERVATION, RETURN, SALE, Change,
+                                    InventoryModel, Movement, OpenWindow, Reservation, SeenIds, StockState,
+                                    fingerprint)
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
 
 if TYPE_CHECKING:
@@ -140,10 +141,10 @@ def _start(time_ms: int, size_ms: int) -> int:
     return time_ms - time_ms % size_ms
 
 
-def _slot(entries: list, start: int, empty: list) -> int:
-    """Index of the entry for `start` in a list sorted by start; inserts `empty` there if missing."""
-    i = next((i for i, e in enumerate(entries) if e[0] >= start), len(entries))
-    if i == len(entries) or entries[i][0] != start:
+def _slot(entries: list, start: int, empty) -> int:
+    """Index of the entry for `start` in a list sorted by `start_ms`; inserts `empty` there if missing."""
+    i = next((i for i, e in enumerate(entries) if e.start_ms >= start), len(entries))
+    if i == len(entries) or entries[i].start_ms != start:
         entries.insert(i, empty)
     return i
 
@@ -190,7 +191,7 @@ class StockKeeper:
         s = s.copy()
         s.store_id, s.sku = mv.store_id, mv.sku
         # A re-sent copy of an applied event is a duplicate even when it is late: nothing was lost.
-        if any(_has_fingerprint(packed, fp) for _, packed in s.seen):
+        if any(_has_fingerprint(e.fingerprints, fp) for e in s.seen):
             s.duplicates += 1
             return s, fired + [Duplicate(mv.store_id, mv.sku, mv.event_id, t)]
         key_time = max(s.clock_ms, s.watermark_ms)
@@ -201,7 +202,7 @@ class StockKeeper:
                                          f"{m.allowed_lateness_ms} ms behind its key's event time {key_time} ms")]
         before = (s.on_hand, s.reserved)
         now = max(t, key_time)
-        s.reservations = [r for r in s.reservations if r[2] > now]
+        s.reservations = [r for r in s.reservations if r.expires_ms > now]
         self._remember(s, fp, t, max(t, s.clock_ms))
         s.applied += 1
         s.clock_ms = max(s.clock_ms, t)
@@ -214,11 +215,12 @@ class StockKeeper:
         m, s = self.model, state.copy()
         s.watermark_ms = max(s.watermark_ms, timestamp_ms)
         before = (s.on_hand, s.reserved)
-        s.reservations = [r for r in s.reservations if r[2] > timestamp_ms]
+        s.reservations = [r for r in s.reservations if r.expires_ms > timestamp_ms]
         out = []
         for w in s.windows:
-            if w[0] + m.window_ms + m.allowed_lateness_ms <= timestamp_ms:
-                out.append(WindowClosed(s.store_id, s.sku, w[0], w[0] + m.window_ms, *w[1:]))
+            if w.start_ms + m.window_ms + m.allowed_lateness_ms <= timestamp_ms:
+                out.append(WindowClosed(s.store_id, s.sku, w.start_ms, w.start_ms + m.window_ms, w.sales_qty,
+                                        w.sales_count, w.returns_qty, w.restock_qty))
         s.windows = s.windows[len(out):]
         self._prune(s)
         return s, out + self._settle(s, before, timestamp_ms)
@@ -226,9 +228,9 @@ class StockKeeper:
     def next_timer(self, state: StockState) -> int | None:
         """The earliest event time at which a reservation expires or a window can close."""
         m = self.model
-        due = [r[2] for r in state.reservations]
+        due = [r.expires_ms for r in state.reservations]
         if state.windows:
-            due.append(state.windows[0][0] + m.window_ms + m.allowed_lateness_ms)
+            due.append(state.windows[0].start_ms + m.window_ms + m.allowed_lateness_ms)
         return min(due, default=None)
 
     def velocity_per_hour(self, state: StockState) -> float:
@@ -254,7 +256,7 @@ class StockKeeper:
                 return []
             delta = -q if kind == SALE else q
             s.on_hand += delta
-            s.changes.append([t, delta])
+            s.changes.append(Change(t, delta))
             if kind == SALE and s.on_hand < 0:
                 s.oversells += 1
                 return [Oversell(mv.store_id, mv.sku, mv.event_id, q, s.on_hand, t)]
@@ -262,18 +264,18 @@ class StockKeeper:
         if kind == ADJUSTMENT:
             if s.adjusted_ms is not None and (t, mv.sequence) <= (s.adjusted_ms, s.adjusted_seq):
                 return ignored("adjustment older than the latest applied adjustment")
-            s.changes = [c for c in s.changes if c[0] > t]
-            s.on_hand = q + sum(d for _, d in s.changes)
+            s.changes = [c for c in s.changes if c.time_ms > t]
+            s.on_hand = q + sum(c.delta for c in s.changes)
             s.adjusted_ms, s.adjusted_seq = t, mv.sequence
             return []
         rid = fingerprint(mv.reservation_id)
-        held = next((i for i, r in enumerate(s.reservations) if r[0] == rid), None)
+        held = next((i for i, r in enumerate(s.reservations) if r.reservation == rid), None)
         if kind == RESERVATION:
             if held is not None:
                 return ignored("reservation already held")
             if t + self.model.reservation_ttl_ms <= now:
                 return ignored("reservation expired on arrival")
-            s.reservations.append([rid, q, t + self.model.reservation_ttl_ms])
+            s.reservations.append(Reservation(rid, q, t + self.model.reservation_ttl_ms))
             return []
         if held is None:
             return ignored("release of an unknown or expired reservation")
@@ -284,14 +286,14 @@ class StockKeeper:
         """Adds a sale, return or restock to its tumbling window and a sale to the velocity buckets."""
         m = self.model
         start = _start(t, m.window_ms)
-        i = _slot(s.windows, start, [start, 0, 0, 0, 0])
-        w = list(s.windows[i])
+        i = _slot(s.windows, start, OpenWindow(start))
+        w = s.windows[i]
         if kind == SALE:
-            w[1] += q
-            w[2] += 1
+            s.windows[i] = w._replace(sales_qty=w.sales_qty + q, sales_count=w.sales_count + 1)
+        elif kind == RETURN:
+            s.windows[i] = w._replace(returns_qty=w.returns_qty + q)
         else:
-            w[3 if kind == RETURN else 4] += q
-        s.windows[i] = w
+            s.windows[i] = w._replace(restock_qty=w.restock_qty + q)
         if kind != SALE:
             return
         bucket, since = _start(t, m.velocity_bucket_ms), self._velocity_since(s)
@@ -303,15 +305,16 @@ class StockKeeper:
     def _remember(self, s: StockState, fp: str, t: int, now: int) -> None:
         """Adds an event id to its event-time bucket; buckets older than the TTL and ids over the bound go."""
         m, size = self.model, self.model.dedup_bucket_ms
-        seen = [e for e in s.seen if e[0] + size + m.dedup_ttl_ms > now]
+        seen = [e for e in s.seen if e.start_ms + size + m.dedup_ttl_ms > now]
         bucket = _start(t, size)
-        i = _slot(seen, bucket, [bucket, ""])
-        seen[i] = [bucket, seen[i][1] + fp]
-        excess = sum(len(p) for _, p in seen) // FINGERPRINT_CHARS - m.dedup_max_ids
+        i = _slot(seen, bucket, SeenIds(bucket, ""))
+        seen[i] = SeenIds(bucket, seen[i].fingerprints + fp)
+        excess = sum(len(e.fingerprints) for e in seen) // FINGERPRINT_CHARS - m.dedup_max_ids
         while excess > 0:
-            drop = min(excess, len(seen[0][1]) // FINGERPRINT_CHARS)
-            rest = seen[0][1][drop * FINGERPRINT_CHARS:]
-            seen = ([[seen[0][0], rest]] if rest else []) + seen[1:]
+            oldest = seen[0]
+            drop = min(excess, len(oldest.fingerprints) // FINGERPRINT_CHARS)
+            rest = oldest.fingerprints[drop * FINGERPRINT_CHARS:]
+            seen = ([SeenIds(oldest.start_ms, rest)] if rest else []) + seen[1:]
             excess -= drop
         s.seen = seen
 
@@ -327,7 +330,7 @@ class StockKeeper:
         horizon = max(s.clock_ms, s.watermark_ms) - self.model.allowed_lateness_ms
         if s.adjusted_ms is not None:
             horizon = max(horizon, s.adjusted_ms)
-        s.changes = [c for c in s.changes if c[0] > horizon]
+        s.changes = [c for c in s.changes if c.time_ms > horizon]
 
     def _settle(self, s: StockState, before: tuple[int, int], t: int) -> list:
         """One version per call that changes the levels; an alert starts or ends with a level change."""

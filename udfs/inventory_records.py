@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field, fields, replace
-from typing import Mapping
+from itertools import starmap
+from typing import Mapping, NamedTuple
 
 from streamsuite_proto.v1 import inventory_pb2
 from udfs.encoding import decode_state, encode_state
@@ -134,26 +135,57 @@ class InventoryModel:
         return -(-self.dedup_ttl_ms // DEDUP_BUCKETS_PER_TTL)
 
 
+class Reservation(NamedTuple):
+    """A held reservation: the fingerprint of its id, the units it holds, and when it expires."""
+
+    reservation: str
+    quantity: int
+    expires_ms: int
+
+
+class Change(NamedTuple):
+    """An on-hand change applied after the latest adjustment: its event time and the units."""
+
+    time_ms: int
+    delta: int
+
+
+class OpenWindow(NamedTuple):
+    """A tumbling window not closed yet: what it has counted so far."""
+
+    start_ms: int
+    sales_qty: int = 0
+    sales_count: int = 0
+    returns_qty: int = 0
+    restock_qty: int = 0
+
+
+class SeenIds(NamedTuple):
+    """The fingerprints of the event ids applied in one event-time bucket, concatenated."""
+
+    start_ms: int
+    fingerprints: str
+
+
 @dataclass
 class StockState:
-    """Everything remembered about one (store, SKU); lists hold lists so JSON round-trips exactly."""
+    """Everything remembered about one (store, SKU); its entries are named records (encoded as JSON arrays)."""
 
     store_id: str = ""
     sku: str = ""
     on_hand: int = 0
-    # Held reservations: [fingerprint of the reservation id, quantity, expiry ms].
-    reservations: list = field(default_factory=list)
+    reservations: list[Reservation] = field(default_factory=list)
     # Event time and sequence of the latest applied adjustment; None before the first.
     adjusted_ms: int | None = None
     adjusted_seq: int = 0
-    # On-hand changes applied after the latest adjustment and within the lateness horizon: [time, delta].
-    changes: list = field(default_factory=list)
-    # Open tumbling windows, oldest first: [start, sales_qty, sales_count, returns_qty, restock_qty].
-    windows: list = field(default_factory=list)
+    # On-hand changes applied after the latest adjustment and within the lateness horizon.
+    changes: list[Change] = field(default_factory=list)
+    # Open tumbling windows, oldest first.
+    windows: list[OpenWindow] = field(default_factory=list)
     # Units sold in the velocity window, dense: [start of the first bucket, units of each bucket...].
     sales: list = field(default_factory=list)
-    # Event ids seen, oldest first: [event-time bucket start, concatenated fingerprints].
-    seen: list = field(default_factory=list)
+    # Event ids seen, by event-time bucket, oldest first.
+    seen: list[SeenIds] = field(default_factory=list)
     # Newest event time applied, and the newest timer this key has fired.
     clock_ms: int = 0
     watermark_ms: int = MIN_WATERMARK
@@ -173,7 +205,7 @@ class StockState:
 
     @property
     def reserved(self) -> int:
-        return sum(r[1] for r in self.reservations)
+        return sum(r.quantity for r in self.reservations)
 
     @property
     def available(self) -> int:
@@ -196,4 +228,9 @@ class StockState:
     def from_json(cls, data: str | None) -> "StockState":
         if not data:
             return cls()
-        return cls(*decode_state(data, STATE_ENCODING, "stock state"))
+        state = cls(*decode_state(data, STATE_ENCODING, "stock state"))
+        state.reservations = list(starmap(Reservation, state.reservations))
+        state.changes = list(starmap(Change, state.changes))
+        state.windows = list(starmap(OpenWindow, state.windows))
+        state.seen = list(starmap(SeenIds, state.seen))
+        return state
