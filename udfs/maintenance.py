@@ -71,8 +71,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from udfs.events import event_date
-from udfs.maintenance_records import (SCALE, SENSORS, MachineState, MaintenanceModel, Reading, add_value, merge_panes,
-                                      quantize)
+from udfs.maintenance_records import (EMPTY_PANE, SCALE, SENSORS, Baseline, MachineState, MaintenanceModel, OpenAlert,
+                                      Pane, Reading, SensorSums, add_value, merge_panes, quantize)
 from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def _clamp(x: float) -> float:
     return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x
 
 
-def _statistics(sensor: str, sums: tuple) -> dict:
+def _statistics(sensor: str, sums: SensorSums) -> dict:
     n, s1, s2, lo, hi, t1, t2, tv, bad = sums
     if not n:
         return {f"{sensor}_{stat}": None for stat in STATS} | {f"{sensor}_count": 0, f"{sensor}_impossible": bad}
@@ -206,7 +206,7 @@ def _statistics(sensor: str, sums: tuple) -> dict:
     }
 
 
-def _trend(sums: tuple, at_ms: int) -> tuple[Fraction, Fraction]:
+def _trend(sums: SensorSums, at_ms: int) -> tuple[Fraction, Fraction]:
     """The least-squares line, exactly: its value (micro-units) at `at_ms` from the window start, and slope per ms."""
     n, s1, _, _, _, t1, t2, tv, _ = sums
     spread = n * t2 - t1 * t1
@@ -233,19 +233,20 @@ class MachineMonitor:
             return state, fired + [LateReading(reading, key_time, reason)]
         index = t // m.slide_ms
         dt = t - index * m.slide_ms
-        pane = list(state.panes.get(index) or [0] + [None] * len(SENSORS))
-        pane[0] += 1
-        for i, sensor in enumerate(SENSORS, 1):
+        old = state.panes.get(index) or EMPTY_PANE
+        sensors = list(old.sensors)
+        for i, sensor in enumerate(SENSORS):
             value = getattr(reading, sensor)
             if value is not None:
                 plausible = m.plausible_min[sensor] <= value <= m.plausible_max[sensor]
-                pane[i] = add_value(pane[i], dt, quantize(value) if plausible else None)
+                sensors[i] = add_value(sensors[i], dt, quantize(value) if plausible else None)
+        pane = Pane(old.readings + 1, tuple(sensors))
         outputs, alerts = [], state.alerts
         for alert in alerts:
-            if alert[0] == "no_data":
+            if alert.kind == "no_data":
                 outputs.append(self._alert(state.machine_id, alert, resolved_ms=t))
         if outputs:
-            alerts = [a for a in alerts if a[0] != "no_data"]
+            alerts = [a for a in alerts if a.kind != "no_data"]
         last = t if state.last_event_ms is None else max(state.last_event_ms, t)
         return replace(state, machine_id=state.machine_id or reading.machine_id, last_event_ms=last,
                        panes={**state.panes, index: pane}, alerts=alerts), fired + outputs
@@ -264,8 +265,8 @@ class MachineMonitor:
             if close_at is not None and close_at <= timestamp_ms and (deadline is None or close_at <= deadline):
                 self._close_window(st, ends[0], outputs)
             elif deadline is not None and deadline <= timestamp_ms:
-                alert = ["no_data", f"{st.machine_id}:no_data:{st.last_event_ms}", deadline, st.health,
-                         ["no_data"], ""]
+                alert = OpenAlert("no_data", f"{st.machine_id}:no_data:{st.last_event_ms}", deadline, st.health,
+                                  ("no_data",), "")
                 st.alerts.append(alert)
                 outputs.append(self._alert(st.machine_id, alert))
             else:
@@ -288,7 +289,7 @@ class MachineMonitor:
                        if (index + j) * s > st.closed_end_ms})
 
     def _no_data_deadline(self, st: MachineState) -> int | None:
-        if st.last_event_ms is None or any(a[0] == "no_data" for a in st.alerts):
+        if st.last_event_ms is None or any(a.kind == "no_data" for a in st.alerts):
             return None
         return st.last_event_ms + self.model.silence_ms
 
@@ -303,16 +304,16 @@ class MachineMonitor:
         first = start // m.slide_ms
         panes = [(index * m.slide_ms - start, st.panes[index])
                  for index in range(first, first + m.panes_per_window) if index in st.panes]
-        sums = {s: merge_panes((shift, pane[i]) for shift, pane in panes if pane[i] is not None)
-                for i, s in enumerate(SENSORS, 1)}
+        sums = {s: merge_panes((shift, pane.sensors[i]) for shift, pane in panes if pane.sensors[i] is not None)
+                for i, s in enumerate(SENSORS)}
         features = {name: value for s in SENSORS for name, value in _statistics(s, sums[s]).items()}
-        outputs.append(WindowFeatures(st.machine_id, start, end, sum(pane[0] for _, pane in panes), features))
+        outputs.append(WindowFeatures(st.machine_id, start, end, sum(pane.readings for _, pane in panes), features))
 
         changed = self._update_faults(st, sums, end)
-        faulty = {a[5] for a in st.alerts if a[0] in ("stuck", "impossible")}
+        faulty = {a.sensor for a in st.alerts if a.kind in ("stuck", "impossible")}
         anomaly, signals, ttfs = {s: 0.0 for s in SENSORS}, [], []
         for i, s in enumerate(SENSORS):
-            if sums[s][0] and s not in faulty:
+            if sums[s].count and s not in faulty:
                 z, ttf, sensor_signals = self._assess(s, sums[s], features, st.baseline[i])
                 anomaly[s] = round(abs(z), 6)
                 signals += sensor_signals
@@ -327,11 +328,14 @@ class MachineMonitor:
 
         for alert, resolved_ms in changed:
             if resolved_ms is None:
-                alert[3] = health
+                # A sensor fault opened by this window carries the window's health.
+                opened = alert._replace(health=health)
+                st.alerts[st.alerts.index(alert)] = opened
+                alert = opened
             outputs.append(self._alert(st.machine_id, alert, resolved_ms))
-        open_health = [a for a in st.alerts if a[0] == "health"]
+        open_health = [a for a in st.alerts if a.kind == "health"]
         if health < m.health_alert_threshold and not open_health:
-            alert = ["health", f"{st.machine_id}:health:{end}", end, health, list(reasons), ""]
+            alert = OpenAlert("health", f"{st.machine_id}:health:{end}", end, health, reasons, "")
             st.alerts.append(alert)
             outputs.append(self._alert(st.machine_id, alert))
         elif open_health and health >= m.health_alert_threshold + m.health_clear_margin:
@@ -341,10 +345,10 @@ class MachineMonitor:
         st.version += 1
         outputs.append(MachineHealth(st.machine_id, end, health, anomaly, min(ttfs) if ttfs else None,
                                      tuple(s for s in SENSORS if s in faulty), reasons,
-                                     tuple(a[1] for a in st.alerts), st.version))
+                                     tuple(a.alert_id for a in st.alerts), st.version))
         self._set_closed_end(st, end)
 
-    def _assess(self, s: str, sums: tuple, features: dict, baseline: list) -> tuple[float, int | None, list]:
+    def _assess(self, s: str, sums: SensorSums, features: dict, baseline: Baseline) -> tuple[float, int | None, list]:
         """One healthy sensor's signed z, time to failure and (contribution, reason) signals."""
         m = self.model
         windows, mu, var, _ = baseline
@@ -355,8 +359,8 @@ class MachineMonitor:
         threshold = m.failure_thresholds[s]
         if threshold == math.inf:
             return z, None, signals
-        n, limit = sums[0], quantize(threshold)
-        if sums[1] >= n * limit:
+        n, limit = sums.count, quantize(threshold)
+        if sums.total >= n * limit:
             ttf = 0
         elif z >= m.anomaly_z:
             # Only a sensor that has risen off its baseline has a trend worth extrapolating:
@@ -371,7 +375,7 @@ class MachineMonitor:
             signals.append((m.proximity_weight * _clamp(proximity), f"{s}:near_failure"))
         return z, ttf, signals
 
-    def _learn(self, baseline: list, features: dict, s: str, z: float) -> list:
+    def _learn(self, baseline: Baseline, features: dict, s: str, z: float) -> Baseline:
         """The baseline after this window; anomalous windows are not learnt, so degradation stays visible."""
         m = self.model
         windows, mu, var, spread = baseline
@@ -379,24 +383,24 @@ class MachineMonitor:
             return baseline
         mean, std = features[f"{s}_mean"], features[f"{s}_std"]
         if not windows:
-            return [1, mean, 0.0, std]
+            return Baseline(1, mean, 0.0, std)
         mu, var = ewma(mu, var, mean, m.ewma_alpha)
-        return [windows + 1, mu, var, spread + m.ewma_alpha * (std - spread)]
+        return Baseline(windows + 1, mu, var, spread + m.ewma_alpha * (std - spread))
 
-    def _update_faults(self, st: MachineState, sums: dict, end: int) -> list[tuple[list, int | None]]:
+    def _update_faults(self, st: MachineState, sums: dict, end: int) -> list[tuple[OpenAlert, int | None]]:
         """Opens and closes sensor faults for this window: the (alert, resolved_ms or None) that changed."""
         m = self.model
         changed = []
         for i, s in enumerate(SENSORS):
             n, _, _, lo, hi, _, _, _, bad = sums[s]
-            spread = st.baseline[i][3]
+            spread = st.baseline[i].spread
             now = {"impossible": bad > 0,
                    "stuck": n >= m.stuck_min_readings and lo == hi and spread > 0}
             ended = {"impossible": n > 0 and not bad, "stuck": n >= 2 and lo != hi}
             for kind in ("stuck", "impossible"):
-                open_alert = next((a for a in st.alerts if a[0] == kind and a[5] == s), None)
+                open_alert = next((a for a in st.alerts if a.kind == kind and a.sensor == s), None)
                 if now[kind] and open_alert is None:
-                    alert = [kind, f"{st.machine_id}:{kind}:{s}:{end}", end, 0.0, [f"{s}:{kind}"], s]
+                    alert = OpenAlert(kind, f"{st.machine_id}:{kind}:{s}:{end}", end, 0.0, (f"{s}:{kind}",), s)
                     st.alerts.append(alert)
                     changed.append((alert, None))
                 elif open_alert is not None and ended[kind]:
@@ -405,10 +409,9 @@ class MachineMonitor:
         return changed
 
     @staticmethod
-    def _alert(machine_id: str, a: list, resolved_ms: int | None = None) -> Alert:
-        kind, alert_id, event_time_ms, health, reasons, sensor = a
-        return _ALERT_TYPES[kind](alert_id, machine_id, event_time_ms, kind, tuple(reasons), health, sensor,
-                                  resolved_ms)
+    def _alert(machine_id: str, a: OpenAlert, resolved_ms: int | None = None) -> Alert:
+        return _ALERT_TYPES[a.kind](a.alert_id, machine_id, a.event_time_ms, a.kind, tuple(a.reasons), a.health,
+                                    a.sensor, resolved_ms)
 
 
 def health_hot_record(health: MachineHealth, prefix: str, now_ms: int) -> "HotRecord":

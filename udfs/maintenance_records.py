@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from itertools import starmap
+from typing import Iterable, Mapping, NamedTuple
 
 from streamsuite_proto.v1 import maintenance_pb2
 from udfs.encoding import decode_state, encode_state
@@ -141,6 +142,53 @@ class MaintenanceModel:
         return self.window_ms // self.slide_ms
 
 
+class SensorSums(NamedTuple):
+    """Exact integer aggregates of one sensor's values over a pane or a window: q is a value in
+    micro-units (`quantize`), dt the ms from the pane's (or window's) start."""
+
+    count: int = 0
+    total: int = 0  # sum of q
+    squares: int = 0  # sum of q^2
+    low: int | None = None  # min q
+    high: int | None = None  # max q
+    dt_total: int = 0  # sum of dt
+    dt_squares: int = 0  # sum of dt^2
+    dt_q_total: int = 0  # sum of dt * q
+    impossible: int = 0  # implausible values, left out of the sums
+
+
+class Pane(NamedTuple):
+    """One `slide_ms` slice of a machine's event time: its readings (any sensor), and per sensor
+    (in SENSORS order) its sums, None while it has no value."""
+
+    readings: int
+    sensors: tuple[SensorSums | None, ...]
+
+
+EMPTY_PANE = Pane(0, (None,) * len(SENSORS))
+
+
+class Baseline(NamedTuple):
+    """What one sensor is normally: windows learnt, EWMA of window means, its EWMA variance,
+    and the EWMA of the windows' standard deviations."""
+
+    windows: int = 0
+    mean: float = 0.0
+    variance: float = 0.0
+    spread: float = 0.0
+
+
+class OpenAlert(NamedTuple):
+    """An alert raised and not resolved yet (kind: health, no_data, stuck or impossible)."""
+
+    kind: str
+    alert_id: str
+    event_time_ms: int
+    health: float
+    reasons: tuple[str, ...]
+    sensor: str
+
+
 @dataclass
 class MachineState:
     """Everything remembered about one machine: a window of pane aggregates, a baseline, open alerts."""
@@ -152,18 +200,15 @@ class MachineState:
     # Every window ending at or before this has been emitted.
     closed_end_ms: int = 0
     health: float = 1.0
-    # pane index -> [readings, then per sensor None or
-    #   [count, sum q, sum q^2, min q, max q, sum dt, sum dt^2, sum dt*q, impossible]]
-    # with q the value in micro-units and dt the ms from the pane start.
-    panes: dict = field(default_factory=dict)
-    # per sensor [windows learnt, EWMA mean, EWMA variance, EWMA of window std]
-    baseline: list = field(default_factory=lambda: [[0, 0.0, 0.0, 0.0] for _ in SENSORS])
-    # open alerts: [kind, alert_id, event_time_ms, health, reasons, sensor]
-    alerts: list = field(default_factory=list)
+    # pane index (event time // slide_ms) -> its aggregates
+    panes: dict[int, Pane] = field(default_factory=dict)
+    # per sensor, in SENSORS order
+    baseline: list[Baseline] = field(default_factory=lambda: [Baseline() for _ in SENSORS])
+    alerts: list[OpenAlert] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
-        panes = [[index, *pane] for index, pane in sorted(self.panes.items())]
+        panes = [[index, pane.readings, *pane.sensors] for index, pane in sorted(self.panes.items())]
         return encode_state(STATE_ENCODING, self.machine_id, self.version, self.last_event_ms, self.closed_end_ms,
                             self.health, panes, self.baseline, self.alerts, big_ints=True)
 
@@ -173,24 +218,28 @@ class MachineState:
             return cls()
         machine_id, version, last_event_ms, closed_end_ms, health, panes, baseline, alerts = decode_state(
             data, STATE_ENCODING, "machine state", big_ints=True)
-        return cls(machine_id, version, last_event_ms, closed_end_ms, health, {p[0]: p[1:] for p in panes}, baseline,
-                   alerts)
+        panes = {index: Pane(readings, tuple(None if sums is None else SensorSums(*sums) for sums in sensors))
+                 for index, readings, *sensors in panes}
+        alerts = [OpenAlert(kind, alert_id, event_time_ms, health, tuple(reasons), sensor)
+                  for kind, alert_id, event_time_ms, health, reasons, sensor in alerts]
+        return cls(machine_id, version, last_event_ms, closed_end_ms, health, panes,
+                   list(starmap(Baseline, baseline)), alerts)
 
 
 def quantize(value: float) -> int:
     return round(value * SCALE)
 
 
-def add_value(stats: list | None, dt: int, q: int | None) -> list:
-    """A pane's sensor aggregate with one more value (None: an impossible one); a new list."""
-    n, s1, s2, lo, hi, t1, t2, tv, bad = stats or (0, 0, 0, None, None, 0, 0, 0, 0)
+def add_value(sums: SensorSums | None, dt: int, q: int | None) -> SensorSums:
+    """A pane's sensor aggregate with one more value (None: an impossible one)."""
+    n, s1, s2, lo, hi, t1, t2, tv, bad = sums or SensorSums()
     if q is None:
-        return [n, s1, s2, lo, hi, t1, t2, tv, bad + 1]
-    return [n + 1, s1 + q, s2 + q * q, q if lo is None else min(lo, q), q if hi is None else max(hi, q),
-            t1 + dt, t2 + dt * dt, tv + dt * q, bad]
+        return SensorSums(n, s1, s2, lo, hi, t1, t2, tv, bad + 1)
+    return SensorSums(n + 1, s1 + q, s2 + q * q, q if lo is None else min(lo, q), q if hi is None else max(hi, q),
+                      t1 + dt, t2 + dt * dt, tv + dt * q, bad)
 
 
-def merge_panes(parts: Iterable[tuple[int, list]]) -> tuple:
+def merge_panes(parts: Iterable[tuple[int, SensorSums]]) -> SensorSums:
     """Exact sums over panes given as (pane start relative to the window start, aggregate)."""
     n = s1 = s2 = t1 = t2 = tv = bad = 0
     lo = hi = None
@@ -205,4 +254,4 @@ def merge_panes(parts: Iterable[tuple[int, list]]) -> tuple:
         tv += ptv + shift * ps1
         lo = plo if lo is None else min(lo, plo)
         hi = phi if hi is None else max(hi, phi)
-    return n, s1, s2, lo, hi, t1, t2, tv, bad
+    return SensorSums(n, s1, s2, lo, hi, t1, t2, tv, bad)
