@@ -45,7 +45,7 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# setup.cfg maps the package `streamsuite_proto` to proto/streamsuite_proto.
+# setup.py maps the package `streamsuite_proto` to proto/streamsuite_proto.
 for _path in (ROOT / "proto", ROOT):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
