@@ -100,13 +100,18 @@ class EventType(Generic[M]):
         return event
 
 
+def generated_modules() -> list[str]:
+    """The names of every generated module of `streamsuite_proto.v1` (`streamsuite_proto.v1.fraud_pb2`, ...),
+    found in the package rather than listed, so a new .proto needs no list of its own."""
+    return sorted(f"streamsuite_proto.v1.{info.name}" for info in pkgutil.iter_modules(streamsuite_proto.v1.__path__)
+                  if info.name.endswith("_pb2"))
+
+
 def message_class(name: str) -> type[Message]:
-    """Any streamsuite message class by its short or full name (e.g. `FraudScore`), from every
-    generated module of `streamsuite_proto.v1`."""
+    """Any streamsuite message class by its short or full name (e.g. `FraudScore`)."""
     short = name.rsplit(".", 1)[-1]
-    for info in pkgutil.iter_modules(streamsuite_proto.v1.__path__):
-        if info.name.endswith("_pb2"):
-            module = importlib.import_module(f"streamsuite_proto.v1.{info.name}")
-            if short in module.DESCRIPTOR.message_types_by_name:
-                return getattr(module, short)
+    for module_name in generated_modules():
+        module = importlib.import_module(module_name)
+        if short in module.DESCRIPTOR.message_types_by_name:
+            return getattr(module, short)
     raise KeyError(name)
