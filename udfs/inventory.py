@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from udfs.inventory_records import (ADJUSTMENT, COUNTED, FINGERPRINT_CHARS, HOUR_MS, RESERVATION, RETURN, SALE, Change,
                                     InventoryModel, Movement, OpenWindow, Reservation, SeenIds, StockState,
                                     fingerprint)
-from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
+from udfs.timers import MAX_WATERMARK, fire_due, replay_events
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
@@ -419,28 +419,10 @@ def latest_window_hot_record(window: WindowClosed, prefix: str) -> "HotRecord":
 # ---------------------------------------------------------------- reference run
 
 
-def bounded_watermarks(movements: list[Movement], out_of_orderness_ms: int) -> Callable[[int], int]:
-    """Flink's bounded-out-of-orderness watermark before movement i: newest earlier time - bound - 1."""
-    marks, newest = [], None
-    for mv in movements:
-        marks.append(MIN_WATERMARK if newest is None else newest - out_of_orderness_ms - 1)
-        newest = mv.event_time_ms if newest is None else max(newest, mv.event_time_ms)
-    return marks.__getitem__
-
-
 def replay(movements: Iterable[Movement], model: InventoryModel | None = None,
            watermark_fn: Callable[[int], int] | None = None,
            end_watermark_ms: int = MAX_WATERMARK) -> tuple[dict[str, StockState], list]:
-    """The final state per key and all outputs, in order, of running movements as the operator does.
-
-    Timers due at the watermark fire before each event, each key holds one timer at
-    `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark), or those
-    due by `end_watermark_ms` (the last watermark of an unbounded run).
-    """
-    run = KeyedTimerReplay(StockKeeper(model), StockState)
-    for i, mv in enumerate(movements):
-        watermark = watermark_fn(i) if watermark_fn else MIN_WATERMARK
-        run.fire(watermark)
-        run.apply(mv.key, mv, watermark)
-    run.fire(end_watermark_ms)
+    """The final state per key and all outputs, in order, of running movements as the operator does
+    (`udfs.timers.replay_events`; `watermark_fn`: e.g. `bounded_out_of_orderness(bound)`)."""
+    run = replay_events(StockKeeper(model), StockState, movements, lambda mv: mv.key, watermark_fn, end_watermark_ms)
     return run.states, run.outputs

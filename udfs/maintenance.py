@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from udfs.events import event_date
 from udfs.maintenance_records import (EMPTY_PANE, SCALE, SENSORS, Baseline, MachineState, MaintenanceModel, OpenAlert,
                                       Pane, Reading, SensorSums, add_value, merge_panes, quantize)
-from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
+from udfs.timers import MAX_WATERMARK, bounded_out_of_orderness, fire_due, replay_events
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
@@ -440,28 +440,10 @@ def alert_hot_record(alert: Alert, prefix: str) -> "HotRecord":
         event_time_ms=alert.event_time_ms if alert.active else alert.resolved_ms)
 
 
-def bounded_out_of_orderness(bound_ms: int) -> Callable[[int], int]:
-    """Flink's BoundedOutOfOrdernessWatermarks: the newest event time seen, minus the bound, minus 1."""
-    return lambda max_event_time_ms: max_event_time_ms - bound_ms - 1
-
-
 def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
            watermark_fn: Callable[[int], int] | None = None,
            end_watermark_ms: int = MAX_WATERMARK) -> list:
-    """What the Flink operator emits for `readings` in this arrival order, timers included.
-
-    Each reading is applied at the current watermark, then the watermark advances to
-    `watermark_fn(newest event time)` and every due timer fires (one event-time timer per
-    machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does, or those
-    due by `end_watermark_ms` (the last watermark of an unbounded run).
-    """
-    watermark_fn = watermark_fn or bounded_out_of_orderness(0)
-    run = KeyedTimerReplay(MachineMonitor(model), MachineState)
-    watermark, newest = MIN_WATERMARK, None
-    for reading in readings:
-        run.apply(reading.machine_id, reading, watermark)
-        newest = reading.event_time_ms if newest is None else max(newest, reading.event_time_ms)
-        watermark = max(watermark, watermark_fn(newest))
-        run.fire(watermark)
-    run.fire(end_watermark_ms)
-    return run.outputs
+    """What the Flink operator emits for `readings` in this arrival order, timers included
+    (`udfs.timers.replay_events`; the watermark follows the newest reading unless `watermark_fn` says otherwise)."""
+    return replay_events(MachineMonitor(model), MachineState, readings, lambda reading: reading.machine_id,
+                         watermark_fn or bounded_out_of_orderness(0), end_watermark_ms).outputs
