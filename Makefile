@@ -25,7 +25,7 @@ GO_NEEDED = command -v go >/dev/null || { echo "Go (1.24 or newer) is needed to 
 
 .PHONY: setup tools demo test test-all stack-up stack-down preflight clean
 
-$(STAMP): requirements.txt requirements-dev.txt setup.cfg pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt setup.cfg setup.py pyproject.toml
 	@command -v redis-server >/dev/null || { echo "installing redis-server (Debian package)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)

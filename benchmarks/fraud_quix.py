@@ -45,7 +45,7 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# setup.cfg maps the package `streamsuite_proto` to proto/streamsuite_proto.
+# setup.py maps the package `streamsuite_proto` to proto/streamsuite_proto.
 for _path in (ROOT / "proto", ROOT):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
@@ -59,8 +59,8 @@ with warnings.catch_warnings(record=True):
     from quixstreams.sinks import BatchingSink, SinkBatch  # noqa: E402
 
 from udfs.codec import DecodeError  # noqa: E402
-from udfs.events import EVENT_TYPES, InvalidEvent  # noqa: E402
-from udfs.fraud import (DEFAULT_WEIGHTS, CardProfile, FraudModel, FraudScorer, Transaction,  # noqa: E402
+from udfs.events import InvalidEvent  # noqa: E402
+from udfs.fraud import (DEFAULT_WEIGHTS, EVENT_TYPE, CardProfile, FraudModel, FraudScorer, Transaction,  # noqa: E402
                         alert_hot_record, card_hot_record)
 from udfs.hot import HotRecord  # noqa: E402
 
@@ -153,7 +153,7 @@ def progress_loop(path: Path, counters: Counters, stop: threading.Event) -> None
 
 def build_app(args: argparse.Namespace, counters: Counters) -> Application:
     scorer = FraudScorer(FraudModel(weights=dict(DEFAULT_WEIGHTS)))
-    parse = EVENT_TYPES["CardTransaction"].parse
+    parse = EVENT_TYPE.parse
     prefix = args.prefix
 
     def on_processed(_topic: str, _partition: int, _offset: int) -> None:

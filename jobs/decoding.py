@@ -8,9 +8,10 @@ from pyflink.datastream import OutputTag, ProcessFunction, RuntimeContext
 
 from jobs.config import JobConfig
 from jobs.operators import dead_letter_bytes
+from jobs.specs import EVENT_TYPES
 from jobs.streams import keyed_in_the_jvm, side_output
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES, EventType, check_event_time
+from udfs.events import EventType, check_event_time
 
 DEAD_LETTER_TAG_NAME = "dead-letters"
 

@@ -24,9 +24,10 @@ from jobs.config import JobConfig
 from jobs.operators import DEAD_LETTERS, TimedStateFunction, keyed_operator_sinks
 from jobs.specs import INVENTORY
 from streamsuite_proto.v1.inventory_pb2 import InventoryMovement
-from udfs.inventory import (Duplicate, InventoryModel, LateEvent, LevelChanged, LowStockAlert, LowStockCleared,
-                            Movement, Oversell, StockKeeper, StockState, WindowClosed, alert_hot_record,
-                            latest_window_hot_record, level_hot_record, top_sellers_hot_record)
+from udfs.inventory import (Duplicate, LateEvent, LevelChanged, LowStockAlert, LowStockCleared, Oversell, StockKeeper,
+                            WindowClosed, alert_hot_record, latest_window_hot_record, level_hot_record,
+                            top_sellers_hot_record)
+from udfs.inventory_records import InventoryModel, Movement, StockState
 from udfs.codec import unframe
 from udfs.events import event_date
 

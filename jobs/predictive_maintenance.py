@@ -24,8 +24,9 @@ from jobs.operators import DEAD_LETTERS, TimedStateFunction, keyed_operator_sink
 from jobs.specs import MAINTENANCE
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
 from udfs.codec import unframe
-from udfs.maintenance import (Alert, LateReading, MachineHealth, MachineMonitor, MachineState,
-                              MaintenanceModel, Reading, WindowFeatures, alert_hot_record, health_hot_record)
+from udfs.maintenance import (Alert, LateReading, MachineHealth, MachineMonitor, WindowFeatures, alert_hot_record,
+                              health_hot_record)
+from udfs.maintenance_records import MachineState, MaintenanceModel, Reading
 
 SPEC = MAINTENANCE
 FEATURES = SPEC.cold("features")

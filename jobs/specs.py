@@ -1,7 +1,8 @@
-"""Each job declared once: its name, input event type (with the key its state is partitioned by),
-topics, keyed operator, hot keys and cold tables. The job's wiring (`jobs/<module>.py`) builds from it; the local stack creates its
-topics, and the generator, the benchmark, the fault harness and the tests read it, so none of them
-keeps a list of its own that could drift from the job.
+"""Each job declared once: its name, input event type (declared beside its domain core in `udfs/`,
+with the key its state is partitioned by), topics, keyed operator, hot keys and cold tables. The
+job's wiring (`jobs/<module>.py`) builds from it; the local stack creates its topics, and the
+generator, the benchmark, the fault harness and the tests read it, so none of them keeps a list of
+its own that could drift from the job.
 
 Plain Python (no PyFlink), so the tools read it without starting anything.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.tables import ColdTable, columns
-from udfs.events import EVENT_TYPES, EventType
-from udfs.maintenance import FEATURE_COLUMNS
+from udfs import fraud, inventory_records, maintenance, maintenance_records
+from udfs.events import EventType
 
 COLD_BUCKET = "streamsuite-cold"
 CHECKPOINT_BUCKET = "streamsuite-checkpoints"
@@ -55,7 +56,7 @@ SCORE_FEATURES = ("velocity_1m", "velocity_1h", "small_amounts_10m", "amount_z",
                   "new_country", "new_merchant", "high_risk_mcc", "history")
 
 FRAUD = JobSpec(
-    job="fraud", module="jobs.fraud_scoring", event_type=EVENT_TYPES["CardTransaction"],
+    job="fraud", module="jobs.fraud_scoring", event_type=fraud.EVENT_TYPE,
     input_topic="fraud.transactions", operator="score",
     hot_keys=("card:*", "alert:*", "alerts"),
     cold_tables=(
@@ -76,7 +77,7 @@ FRAUD = JobSpec(
 )
 
 INVENTORY = JobSpec(
-    job="inventory", module="jobs.inventory_counts", event_type=EVENT_TYPES["InventoryMovement"],
+    job="inventory", module="jobs.inventory_counts", event_type=inventory_records.EVENT_TYPE,
     input_topic="inventory.movements", operator="count-stock",
     hot_keys=("level:*", "alert:*", "alerts:active", "window:*", "top:*", "store:*"),
     cold_tables=(
@@ -92,10 +93,14 @@ INVENTORY = JobSpec(
 )
 
 MAINTENANCE = JobSpec(
-    job="maintenance", module="jobs.predictive_maintenance", event_type=EVENT_TYPES["SensorReading"],
+    job="maintenance", module="jobs.predictive_maintenance", event_type=maintenance_records.EVENT_TYPE,
     input_topic="maintenance.readings", operator="monitor-machine",
     hot_keys=("machine:*", "alert:*", "alerts"),
-    cold_tables=(ColdTable("features", columns(*FEATURE_COLUMNS)),),
+    cold_tables=(ColdTable("features", columns(*maintenance.FEATURE_COLUMNS)),),
 )
 
 JOBS: dict[str, JobSpec] = {spec.job: spec for spec in (FRAUD, INVENTORY, MAINTENANCE)}
+
+# Every job's input event type by its message name (`CardTransaction`, ...), as the decode step, the
+# generator, the fault harness and the tests look them up.
+EVENT_TYPES: dict[str, EventType] = {spec.event_type.name: spec.event_type for spec in JOBS.values()}

@@ -104,7 +104,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from google.protobuf.json_format import MessageToDict
 
     from udfs.codec import DecodeError, decode
-    from udfs.events import EVENT_TYPES, message_class
+    from jobs.specs import EVENT_TYPES
+    from udfs.events import message_class
 
     data = sys.stdin.buffer.read()
     try:
@@ -124,10 +125,11 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def _message_names() -> list[str]:
-    from streamsuite_proto.v1 import deadletter_pb2, fraud_pb2, inventory_pb2, maintenance_pb2
+    import importlib
 
-    return [n for m in (fraud_pb2, inventory_pb2, maintenance_pb2, deadletter_pb2)
-            for n in m.DESCRIPTOR.message_types_by_name]
+    from udfs.events import generated_modules
+
+    return [n for module in generated_modules() for n in importlib.import_module(module).DESCRIPTOR.message_types_by_name]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

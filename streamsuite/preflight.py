@@ -93,8 +93,10 @@ def check_protobuf() -> list[str]:
         problems.append(f"the protobuf backend is {backend!r}, about 40x slower than 'upb'; "
                         "unset PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION and reinstall protobuf from a wheel")
     try:
-        for module in ("deadletter_pb2", "fraud_pb2", "inventory_pb2", "maintenance_pb2"):
-            importlib.import_module(f"streamsuite_proto.v1.{module}")
+        from udfs.events import generated_modules
+
+        for module in generated_modules():
+            importlib.import_module(module)
     except Exception as exc:
         problems.append(f"the generated Protobuf code does not import with protobuf "
                         f"{metadata.version('protobuf')} ({exc}); run `streamsuite proto gen`")

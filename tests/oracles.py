@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from jobs.specs import EVENT_TYPES
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
 from udfs.fraud import CardProfile, FraudModel, ScoredTransaction, Transaction
 from udfs.fraud_rules import InvalidRuleSet, RuleBook, RuleSet, RuleSetScorer
-from udfs.timers import MAX_WATERMARK
+from udfs.timers import MAX_WATERMARK, bounded_out_of_orderness
 
 
 @dataclass
@@ -65,7 +65,8 @@ def inventory_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orde
                      end_watermark_ms: int = MAX_WATERMARK) -> InventoryOracle:
     """Replay valid movements in stream order (a key's order is its partition's order) as the operator does;
     a bounded run ends with every timer fired, an unbounded one with those due by its last watermark."""
-    from udfs.inventory import Movement, bounded_watermarks, replay
+    from udfs.inventory import replay
+    from udfs.inventory_records import Movement
 
     movements, poison = [], []
     for _, value in records:
@@ -73,7 +74,7 @@ def inventory_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_orde
             movements.append(Movement.from_message(EVENT_TYPES["InventoryMovement"].parse(value)))
         except DecodeError:
             poison.append(value)
-    states, outputs = replay(movements, model, bounded_watermarks(movements, out_of_orderness_ms), end_watermark_ms)
+    states, outputs = replay(movements, model, bounded_out_of_orderness(out_of_orderness_ms), end_watermark_ms)
     return InventoryOracle(states, outputs, poison)
 
 
@@ -81,7 +82,8 @@ def maintenance_oracle(records: list[tuple[bytes, bytes]], model=None, out_of_or
                        end_watermark_ms: int = MAX_WATERMARK):
     """Outputs of the maintenance operator over the valid readings (every timer fired at the end, or those
     due by `end_watermark_ms`), and the poison."""
-    from udfs.maintenance import Reading, bounded_out_of_orderness, replay
+    from udfs.maintenance import replay
+    from udfs.maintenance_records import Reading
 
     readings, poison = [], []
     for _, value in records:

@@ -1,8 +1,8 @@
 """Rules records for tests: two active versions that score differently, and horizons."""
 from __future__ import annotations
 
+from jobs.specs import EVENT_TYPES
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
 from udfs.fraud import DEFAULT_WEIGHTS
 from udfs.fraud_rules import horizon_update, rule_set_message, rule_set_update
 

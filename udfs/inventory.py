@@ -1,6 +1,6 @@
 """Inventory counts: exact stock levels per (store, SKU), in plain Python.
 
-`StockState` is the whole state of one (store, SKU); `StockKeeper` applies one movement or
+`StockState` (`udfs.inventory_records`) is the whole state of one (store, SKU); `StockKeeper` applies one movement or
 one event-time timer to it and returns the next state plus what happened: level changes,
 low-stock alerts, closed sales windows, and late, duplicate, oversold or ignored events.
 The Flink job, the unit tests and the reference oracle (`replay`) all run this same code.
@@ -23,169 +23,16 @@ so on-hand always equals the result of applying every accepted movement in event
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from udfs.encoding import decode_state, encode_state
-from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
+from udfs.inventory_records import (ADJUSTMENT, COUNTED, FINGERPRINT_CHARS, HOUR_MS, RESERVATION, RETURN, SALE, Change,
+                                    InventoryModel, Movement, OpenWindow, Reservation, SeenIds, StockState,
+                                    fingerprint)
+from udfs.timers import MAX_WATERMARK, fire_due, replay_events
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
-
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
-STATE_ENCODING = 1
-
-# Index i is the Protobuf MovementKind value i + 1.
-KINDS = ("sale", "restock", "return", "adjustment", "reservation", "release")
-SALE, RESTOCK, RETURN, ADJUSTMENT, RESERVATION, RELEASE = KINDS
-COUNTED = (SALE, RETURN, RESTOCK)
-
-# Event ids are remembered as 48-bit fingerprints (8 base64 characters): a false duplicate
-# needs a collision among one key's ids within the TTL: about 2e-9 for a thousand ids.
-FINGERPRINT_CHARS = 8
-DEDUP_BUCKETS_PER_TTL = 4
-
-
-def fingerprint(text: str) -> str:
-    return base64.b64encode(hashlib.blake2b(text.encode(), digest_size=6).digest()).decode()
-
-
-@dataclass(frozen=True)
-class Movement:
-    """The fields of an InventoryMovement the model uses (no Protobuf dependency)."""
-
-    event_id: str
-    store_id: str
-    sku: str
-    event_time_ms: int
-    sequence: int
-    kind: str
-    quantity: int
-    reservation_id: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"movement kind {self.kind!r} is not one of {', '.join(KINDS)}")
-
-    @property
-    def key(self) -> str:
-        return f"{self.store_id}|{self.sku}"
-
-    @classmethod
-    def from_message(cls, msg) -> "Movement":
-        if not 1 <= msg.kind <= len(KINDS):
-            raise ValueError(f"movement kind {msg.kind} is not one of {', '.join(KINDS)}")
-        return cls(msg.event_id, msg.store_id, msg.sku, msg.event_time_ms, msg.sequence, KINDS[msg.kind - 1],
-                   msg.quantity, msg.reservation_id)
-
-
-@dataclass(frozen=True)
-class InventoryModel:
-    """Windows, lateness, expiry and reorder points; all of it comes from the job config."""
-
-    window_ms: int = MINUTE_MS
-    velocity_window_ms: int = 15 * MINUTE_MS
-    velocity_bucket_ms: int = MINUTE_MS
-    allowed_lateness_ms: int = MINUTE_MS
-    reservation_ttl_ms: int = 15 * MINUTE_MS
-    dedup_ttl_ms: int = HOUR_MS
-    # A hard bound on remembered ids per key, so one hot key cannot grow without limit.
-    dedup_max_ids: int = 4096
-    reorder_point: int = 10
-    # Per-SKU reorder points; others use `reorder_point`.
-    reorder_points: Mapping[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in ("window_ms", "velocity_window_ms", "velocity_bucket_ms", "reservation_ttl_ms",
-                     "dedup_ttl_ms", "dedup_max_ids"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} is {getattr(self, name)}; it must be positive")
-        if self.allowed_lateness_ms < 0:
-            raise ValueError(f"allowed_lateness_ms is {self.allowed_lateness_ms}; it must be 0 or more")
-        if self.velocity_window_ms % self.velocity_bucket_ms:
-            raise ValueError(f"velocity_window_ms {self.velocity_window_ms} is not a multiple of "
-                             f"velocity_bucket_ms {self.velocity_bucket_ms}")
-        if self.dedup_ttl_ms < self.allowed_lateness_ms:
-            raise ValueError(f"dedup_ttl_ms {self.dedup_ttl_ms} is shorter than allowed_lateness_ms "
-                             f"{self.allowed_lateness_ms}: a duplicate that is not late could be applied twice")
-        for sku, point in {"": self.reorder_point, **self.reorder_points}.items():
-            if point < 0:
-                raise ValueError(f"reorder point {point}{f' of {sku}' if sku else ''} is negative")
-
-    def reorder_point_for(self, sku: str) -> int:
-        return self.reorder_points.get(sku, self.reorder_point)
-
-    @property
-    def dedup_bucket_ms(self) -> int:
-        return -(-self.dedup_ttl_ms // DEDUP_BUCKETS_PER_TTL)
-
-
-@dataclass
-class StockState:
-    """Everything remembered about one (store, SKU); lists hold lists so JSON round-trips exactly."""
-
-    store_id: str = ""
-    sku: str = ""
-    on_hand: int = 0
-    # Held reservations: [fingerprint of the reservation id, quantity, expiry ms].
-    reservations: list = field(default_factory=list)
-    # Event time and sequence of the latest applied adjustment; None before the first.
-    adjusted_ms: int | None = None
-    adjusted_seq: int = 0
-    # On-hand changes applied after the latest adjustment and within the lateness horizon: [time, delta].
-    changes: list = field(default_factory=list)
-    # Open tumbling windows, oldest first: [start, sales_qty, sales_count, returns_qty, restock_qty].
-    windows: list = field(default_factory=list)
-    # Units sold in the velocity window, dense: [start of the first bucket, units of each bucket...].
-    sales: list = field(default_factory=list)
-    # Event ids seen, oldest first: [event-time bucket start, concatenated fingerprints].
-    seen: list = field(default_factory=list)
-    # Newest event time applied, and the newest timer this key has fired.
-    clock_ms: int = 0
-    watermark_ms: int = MIN_WATERMARK
-    # Event time of the latest level change, the hot record's version, low-stock episodes.
-    level_time_ms: int = 0
-    version: int = 0
-    episode: int = 0
-    low: bool = False
-    applied: int = 0
-    duplicates: int = 0
-    late: int = 0
-    oversells: int = 0
-
-    @property
-    def key(self) -> str:
-        return f"{self.store_id}|{self.sku}"
-
-    @property
-    def reserved(self) -> int:
-        return sum(r[1] for r in self.reservations)
-
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
-
-    @property
-    def alert_id(self) -> str | None:
-        return f"{self.key}:{self.episode}" if self.low else None
-
-    def copy(self) -> "StockState":
-        """Copies the outer lists; inner entries are replaced, never changed in place."""
-        return replace(self, reservations=list(self.reservations), changes=list(self.changes),
-                       windows=list(self.windows), sales=list(self.sales), seen=list(self.seen))
-
-    def to_json(self) -> str:
-        """Versioned compact encoding in field order (changing the fields means a new encoding)."""
-        return encode_state(STATE_ENCODING, *(getattr(self, f.name) for f in fields(self)))
-
-    @classmethod
-    def from_json(cls, data: str | None) -> "StockState":
-        if not data:
-            return cls()
-        return cls(*decode_state(data, STATE_ENCODING, "stock state"))
 
 
 # ---------------------------------------------------------------- outputs
@@ -294,10 +141,10 @@ def _start(time_ms: int, size_ms: int) -> int:
     return time_ms - time_ms % size_ms
 
 
-def _slot(entries: list, start: int, empty: list) -> int:
-    """Index of the entry for `start` in a list sorted by start; inserts `empty` there if missing."""
-    i = next((i for i, e in enumerate(entries) if e[0] >= start), len(entries))
-    if i == len(entries) or entries[i][0] != start:
+def _slot(entries: list, start: int, empty) -> int:
+    """Index of the entry for `start` in a list sorted by `start_ms`; inserts `empty` there if missing."""
+    i = next((i for i, e in enumerate(entries) if e.start_ms >= start), len(entries))
+    if i == len(entries) or entries[i].start_ms != start:
         entries.insert(i, empty)
     return i
 
@@ -344,7 +191,7 @@ class StockKeeper:
         s = s.copy()
         s.store_id, s.sku = mv.store_id, mv.sku
         # A re-sent copy of an applied event is a duplicate even when it is late: nothing was lost.
-        if any(_has_fingerprint(packed, fp) for _, packed in s.seen):
+        if any(_has_fingerprint(e.fingerprints, fp) for e in s.seen):
             s.duplicates += 1
             return s, fired + [Duplicate(mv.store_id, mv.sku, mv.event_id, t)]
         key_time = max(s.clock_ms, s.watermark_ms)
@@ -355,7 +202,7 @@ class StockKeeper:
                                          f"{m.allowed_lateness_ms} ms behind its key's event time {key_time} ms")]
         before = (s.on_hand, s.reserved)
         now = max(t, key_time)
-        s.reservations = [r for r in s.reservations if r[2] > now]
+        s.reservations = [r for r in s.reservations if r.expires_ms > now]
         self._remember(s, fp, t, max(t, s.clock_ms))
         s.applied += 1
         s.clock_ms = max(s.clock_ms, t)
@@ -368,11 +215,12 @@ class StockKeeper:
         m, s = self.model, state.copy()
         s.watermark_ms = max(s.watermark_ms, timestamp_ms)
         before = (s.on_hand, s.reserved)
-        s.reservations = [r for r in s.reservations if r[2] > timestamp_ms]
+        s.reservations = [r for r in s.reservations if r.expires_ms > timestamp_ms]
         out = []
         for w in s.windows:
-            if w[0] + m.window_ms + m.allowed_lateness_ms <= timestamp_ms:
-                out.append(WindowClosed(s.store_id, s.sku, w[0], w[0] + m.window_ms, *w[1:]))
+            if w.start_ms + m.window_ms + m.allowed_lateness_ms <= timestamp_ms:
+                out.append(WindowClosed(s.store_id, s.sku, w.start_ms, w.start_ms + m.window_ms, w.sales_qty,
+                                        w.sales_count, w.returns_qty, w.restock_qty))
         s.windows = s.windows[len(out):]
         self._prune(s)
         return s, out + self._settle(s, before, timestamp_ms)
@@ -380,9 +228,9 @@ class StockKeeper:
     def next_timer(self, state: StockState) -> int | None:
         """The earliest event time at which a reservation expires or a window can close."""
         m = self.model
-        due = [r[2] for r in state.reservations]
+        due = [r.expires_ms for r in state.reservations]
         if state.windows:
-            due.append(state.windows[0][0] + m.window_ms + m.allowed_lateness_ms)
+            due.append(state.windows[0].start_ms + m.window_ms + m.allowed_lateness_ms)
         return min(due, default=None)
 
     def velocity_per_hour(self, state: StockState) -> float:
@@ -408,7 +256,7 @@ class StockKeeper:
                 return []
             delta = -q if kind == SALE else q
             s.on_hand += delta
-            s.changes.append([t, delta])
+            s.changes.append(Change(t, delta))
             if kind == SALE and s.on_hand < 0:
                 s.oversells += 1
                 return [Oversell(mv.store_id, mv.sku, mv.event_id, q, s.on_hand, t)]
@@ -416,18 +264,18 @@ class StockKeeper:
         if kind == ADJUSTMENT:
             if s.adjusted_ms is not None and (t, mv.sequence) <= (s.adjusted_ms, s.adjusted_seq):
                 return ignored("adjustment older than the latest applied adjustment")
-            s.changes = [c for c in s.changes if c[0] > t]
-            s.on_hand = q + sum(d for _, d in s.changes)
+            s.changes = [c for c in s.changes if c.time_ms > t]
+            s.on_hand = q + sum(c.delta for c in s.changes)
             s.adjusted_ms, s.adjusted_seq = t, mv.sequence
             return []
         rid = fingerprint(mv.reservation_id)
-        held = next((i for i, r in enumerate(s.reservations) if r[0] == rid), None)
+        held = next((i for i, r in enumerate(s.reservations) if r.reservation == rid), None)
         if kind == RESERVATION:
             if held is not None:
                 return ignored("reservation already held")
             if t + self.model.reservation_ttl_ms <= now:
                 return ignored("reservation expired on arrival")
-            s.reservations.append([rid, q, t + self.model.reservation_ttl_ms])
+            s.reservations.append(Reservation(rid, q, t + self.model.reservation_ttl_ms))
             return []
         if held is None:
             return ignored("release of an unknown or expired reservation")
@@ -438,14 +286,14 @@ class StockKeeper:
         """Adds a sale, return or restock to its tumbling window and a sale to the velocity buckets."""
         m = self.model
         start = _start(t, m.window_ms)
-        i = _slot(s.windows, start, [start, 0, 0, 0, 0])
-        w = list(s.windows[i])
+        i = _slot(s.windows, start, OpenWindow(start))
+        w = s.windows[i]
         if kind == SALE:
-            w[1] += q
-            w[2] += 1
+            s.windows[i] = w._replace(sales_qty=w.sales_qty + q, sales_count=w.sales_count + 1)
+        elif kind == RETURN:
+            s.windows[i] = w._replace(returns_qty=w.returns_qty + q)
         else:
-            w[3 if kind == RETURN else 4] += q
-        s.windows[i] = w
+            s.windows[i] = w._replace(restock_qty=w.restock_qty + q)
         if kind != SALE:
             return
         bucket, since = _start(t, m.velocity_bucket_ms), self._velocity_since(s)
@@ -457,15 +305,16 @@ class StockKeeper:
     def _remember(self, s: StockState, fp: str, t: int, now: int) -> None:
         """Adds an event id to its event-time bucket; buckets older than the TTL and ids over the bound go."""
         m, size = self.model, self.model.dedup_bucket_ms
-        seen = [e for e in s.seen if e[0] + size + m.dedup_ttl_ms > now]
+        seen = [e for e in s.seen if e.start_ms + size + m.dedup_ttl_ms > now]
         bucket = _start(t, size)
-        i = _slot(seen, bucket, [bucket, ""])
-        seen[i] = [bucket, seen[i][1] + fp]
-        excess = sum(len(p) for _, p in seen) // FINGERPRINT_CHARS - m.dedup_max_ids
+        i = _slot(seen, bucket, SeenIds(bucket, ""))
+        seen[i] = SeenIds(bucket, seen[i].fingerprints + fp)
+        excess = sum(len(e.fingerprints) for e in seen) // FINGERPRINT_CHARS - m.dedup_max_ids
         while excess > 0:
-            drop = min(excess, len(seen[0][1]) // FINGERPRINT_CHARS)
-            rest = seen[0][1][drop * FINGERPRINT_CHARS:]
-            seen = ([[seen[0][0], rest]] if rest else []) + seen[1:]
+            oldest = seen[0]
+            drop = min(excess, len(oldest.fingerprints) // FINGERPRINT_CHARS)
+            rest = oldest.fingerprints[drop * FINGERPRINT_CHARS:]
+            seen = ([SeenIds(oldest.start_ms, rest)] if rest else []) + seen[1:]
             excess -= drop
         s.seen = seen
 
@@ -481,7 +330,7 @@ class StockKeeper:
         horizon = max(s.clock_ms, s.watermark_ms) - self.model.allowed_lateness_ms
         if s.adjusted_ms is not None:
             horizon = max(horizon, s.adjusted_ms)
-        s.changes = [c for c in s.changes if c[0] > horizon]
+        s.changes = [c for c in s.changes if c.time_ms > horizon]
 
     def _settle(self, s: StockState, before: tuple[int, int], t: int) -> list:
         """One version per call that changes the levels; an alert starts or ends with a level change."""
@@ -570,28 +419,10 @@ def latest_window_hot_record(window: WindowClosed, prefix: str) -> "HotRecord":
 # ---------------------------------------------------------------- reference run
 
 
-def bounded_watermarks(movements: list[Movement], out_of_orderness_ms: int) -> Callable[[int], int]:
-    """Flink's bounded-out-of-orderness watermark before movement i: newest earlier time - bound - 1."""
-    marks, newest = [], None
-    for mv in movements:
-        marks.append(MIN_WATERMARK if newest is None else newest - out_of_orderness_ms - 1)
-        newest = mv.event_time_ms if newest is None else max(newest, mv.event_time_ms)
-    return marks.__getitem__
-
-
 def replay(movements: Iterable[Movement], model: InventoryModel | None = None,
            watermark_fn: Callable[[int], int] | None = None,
            end_watermark_ms: int = MAX_WATERMARK) -> tuple[dict[str, StockState], list]:
-    """The final state per key and all outputs, in order, of running movements as the operator does.
-
-    Timers due at the watermark fire before each event, each key holds one timer at
-    `next_timer`, and the end of input fires every timer left (Flink's final MAX watermark), or those
-    due by `end_watermark_ms` (the last watermark of an unbounded run).
-    """
-    run = KeyedTimerReplay(StockKeeper(model), StockState)
-    for i, mv in enumerate(movements):
-        watermark = watermark_fn(i) if watermark_fn else MIN_WATERMARK
-        run.fire(watermark)
-        run.apply(mv.key, mv, watermark)
-    run.fire(end_watermark_ms)
+    """The final state per key and all outputs, in order, of running movements as the operator does
+    (`udfs.timers.replay_events`; `watermark_fn`: e.g. `bounded_out_of_orderness(bound)`)."""
+    run = replay_events(StockKeeper(model), StockState, movements, lambda mv: mv.key, watermark_fn, end_watermark_ms)
     return run.states, run.outputs

@@ -1,9 +1,9 @@
 """Predictive maintenance: per-machine window features, health and alerts, in plain Python.
 
-`MachineState` is the whole per-machine state; `MachineMonitor` turns a reading or an
-event-time timer plus the state into outputs and the next state. The Flink job, the unit
-tests and the integration oracle run this same code; `replay` is the operator's loop
-without Flink.
+`MachineState` (`udfs.maintenance_records`) is the whole per-machine state; `MachineMonitor`
+turns a reading or an event-time timer plus the state into outputs and the next state. The
+Flink job, the unit tests and the integration oracle run this same code; `replay` is the
+operator's loop without Flink.
 
 Windows. Sliding event-time windows of `window_ms` every `slide_ms`, aligned to the epoch
 as Flink aligns them. A reading goes into one pane (a `slide_ms` slice of event time); a
@@ -66,162 +66,24 @@ Redis (prefix = redis.key_prefix):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
-from udfs.encoding import decode_state, encode_state
-from udfs.events import SENSORS, event_date
-from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, KeyedTimerReplay, fire_due
-
-STATE_ENCODING = 1
+from udfs.events import event_date
+from udfs.maintenance_records import (EMPTY_PANE, SCALE, SENSORS, Baseline, MachineState, MaintenanceModel, OpenAlert,
+                                      Pane, Reading, SensorSums, add_value, merge_panes, quantize)
+from udfs.timers import MAX_WATERMARK, bounded_out_of_orderness, fire_due, replay_events
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
 
-SCALE = 1_000_000
 STATS = ("count", "mean", "std", "min", "max", "slope", "impossible")
-
-# Upper limits at which a machine fails: ISO 10816 zone D vibration, winding insulation
-# class B. Infinite means no failure threshold.
-DEFAULT_FAILURE_THRESHOLDS: Mapping[str, float] = {
-    "temperature_c": 110.0, "vibration_mm_s": 11.2, "pressure_bar": math.inf, "rotation_rpm": math.inf}
-DEFAULT_PLAUSIBLE_MIN: Mapping[str, float] = {
-    "temperature_c": -60.0, "vibration_mm_s": 0.0, "pressure_bar": -1.0, "rotation_rpm": 0.0}
-DEFAULT_PLAUSIBLE_MAX: Mapping[str, float] = {
-    "temperature_c": 400.0, "vibration_mm_s": 200.0, "pressure_bar": 1000.0, "rotation_rpm": 50_000.0}
-# The smallest change of a window mean that matters, whatever the baseline's variance.
-DEFAULT_NOISE_FLOOR: Mapping[str, float] = {
-    "temperature_c": 0.5, "vibration_mm_s": 0.1, "pressure_bar": 0.05, "rotation_rpm": 5.0}
 
 FEATURE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("machine_id", "STRING"), ("window_start_ms", "BIGINT"), ("window_end_ms", "BIGINT"), ("readings", "BIGINT"),
     *((f"{s}_{stat}", "BIGINT" if stat in ("count", "impossible") else "DOUBLE") for s in SENSORS for stat in STATS),
     ("dt", "STRING"))
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The fields of a SensorReading the model uses; an absent sensor is None, not zero."""
-
-    reading_id: str
-    machine_id: str
-    event_time_ms: int
-    sequence: int
-    temperature_c: float | None = None
-    vibration_mm_s: float | None = None
-    pressure_bar: float | None = None
-    rotation_rpm: float | None = None
-
-    @classmethod
-    def from_message(cls, msg) -> "Reading":
-        return cls(msg.reading_id, msg.machine_id, msg.event_time_ms, msg.sequence,
-                   *(getattr(msg, s) if msg.HasField(s) else None for s in SENSORS))
-
-
-@dataclass(frozen=True)
-class MaintenanceModel:
-    """Windows, baseline, thresholds and weights; all of it comes from the job config."""
-
-    window_ms: int = 300_000
-    slide_ms: int = 60_000
-    allowed_lateness_ms: int = 30_000
-    silence_ms: int = 120_000
-    ewma_alpha: float = 0.05
-    # Windows the baseline needs before a z-score means anything.
-    baseline_windows: int = 5
-    anomaly_z: float = 4.0
-    health_alert_threshold: float = 0.5
-    # A health alert resolves once health is back to threshold + margin (no flapping).
-    health_clear_margin: float = 0.1
-    ttf_horizon_ms: int = 3_600_000
-    anomaly_weight: float = 0.6
-    trend_weight: float = 0.8
-    proximity_weight: float = 0.8
-    reason_min_contribution: float = 0.05
-    stuck_min_readings: int = 30
-    failure_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FAILURE_THRESHOLDS))
-    plausible_min: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MIN))
-    plausible_max: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MAX))
-    noise_floor: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_NOISE_FLOOR))
-
-    def __post_init__(self) -> None:
-        if self.slide_ms <= 0 or self.window_ms <= 0 or self.window_ms % self.slide_ms:
-            raise ValueError(f"window {self.window_ms} ms must be a positive multiple of the slide "
-                             f"{self.slide_ms} ms")
-        if self.allowed_lateness_ms < 0:
-            raise ValueError(f"allowed lateness {self.allowed_lateness_ms} ms must not be negative")
-        if self.silence_ms <= self.allowed_lateness_ms:
-            raise ValueError(f"silence {self.silence_ms} ms must exceed the allowed lateness "
-                             f"{self.allowed_lateness_ms} ms, or a reading still accepted could end a silence "
-                             f"already reported")
-        if not 0.0 < self.ewma_alpha <= 1.0:
-            raise ValueError(f"ewma_alpha {self.ewma_alpha} must be in (0, 1]")
-        if self.baseline_windows < 1 or self.stuck_min_readings < 2 or self.ttf_horizon_ms <= 0:
-            raise ValueError("baseline_windows must be 1 or more, stuck_min_readings 2 or more, "
-                             "ttf_horizon_ms positive")
-        if self.anomaly_z <= 0:
-            raise ValueError(f"anomaly_z {self.anomaly_z} must be positive")
-        if not 0.0 < self.health_alert_threshold < 1.0 or self.health_clear_margin < 0:
-            raise ValueError(f"health alert threshold {self.health_alert_threshold} must be in (0, 1), "
-                             f"the clear margin not negative")
-        for name in ("anomaly_weight", "trend_weight", "proximity_weight", "reason_min_contribution"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} {getattr(self, name)} must be in [0, 1]")
-        for name in ("failure_thresholds", "plausible_min", "plausible_max", "noise_floor"):
-            keys = set(getattr(self, name))
-            if keys != set(SENSORS):
-                raise ValueError(f"{name} must name exactly the sensors {list(SENSORS)}, not {sorted(keys)}")
-        for s in SENSORS:
-            low, high = self.plausible_min[s], self.plausible_max[s]
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                raise ValueError(f"plausible range of {s} [{low}, {high}] must be finite and not empty")
-            if not self.noise_floor[s] > 0:
-                raise ValueError(f"noise floor of {s} is {self.noise_floor[s]}; it must be positive")
-            threshold = self.failure_thresholds[s]
-            if threshold != math.inf and not low < threshold <= high:
-                raise ValueError(f"failure threshold of {s} {threshold} is outside its plausible range "
-                                 f"[{low}, {high}]")
-
-    @property
-    def panes_per_window(self) -> int:
-        return self.window_ms // self.slide_ms
-
-
-@dataclass
-class MachineState:
-    """Everything remembered about one machine: a window of pane aggregates, a baseline, open alerts."""
-
-    machine_id: str = ""
-    # Machine health records written so far: the version of the machine's hot record.
-    version: int = 0
-    last_event_ms: int | None = None
-    # Every window ending at or before this has been emitted.
-    closed_end_ms: int = 0
-    health: float = 1.0
-    # pane index -> [readings, then per sensor None or
-    #   [count, sum q, sum q^2, min q, max q, sum dt, sum dt^2, sum dt*q, impossible]]
-    # with q the value in micro-units and dt the ms from the pane start.
-    panes: dict = field(default_factory=dict)
-    # per sensor [windows learnt, EWMA mean, EWMA variance, EWMA of window std]
-    baseline: list = field(default_factory=lambda: [[0, 0.0, 0.0, 0.0] for _ in SENSORS])
-    # open alerts: [kind, alert_id, event_time_ms, health, reasons, sensor]
-    alerts: list = field(default_factory=list)
-
-    def to_json(self) -> str:
-        """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
-        panes = [[index, *pane] for index, pane in sorted(self.panes.items())]
-        return encode_state(STATE_ENCODING, self.machine_id, self.version, self.last_event_ms, self.closed_end_ms,
-                            self.health, panes, self.baseline, self.alerts, big_ints=True)
-
-    @classmethod
-    def from_json(cls, data: str | None) -> "MachineState":
-        if not data:
-            return cls()
-        machine_id, version, last_event_ms, closed_end_ms, health, panes, baseline, alerts = decode_state(
-            data, STATE_ENCODING, "machine state", big_ints=True)
-        return cls(machine_id, version, last_event_ms, closed_end_ms, health, {p[0]: p[1:] for p in panes}, baseline,
-                   alerts)
 
 
 @dataclass(frozen=True)
@@ -328,38 +190,7 @@ def _clamp(x: float) -> float:
     return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x
 
 
-def _quantize(value: float) -> int:
-    return round(value * SCALE)
-
-
-def _add_value(stats: list | None, dt: int, q: int | None) -> list:
-    """A pane's sensor aggregate with one more value (None: an impossible one); a new list."""
-    n, s1, s2, lo, hi, t1, t2, tv, bad = stats or (0, 0, 0, None, None, 0, 0, 0, 0)
-    if q is None:
-        return [n, s1, s2, lo, hi, t1, t2, tv, bad + 1]
-    return [n + 1, s1 + q, s2 + q * q, q if lo is None else min(lo, q), q if hi is None else max(hi, q),
-            t1 + dt, t2 + dt * dt, tv + dt * q, bad]
-
-
-def _merge(parts: Iterable[tuple[int, list]]) -> tuple:
-    """Exact sums over panes given as (pane start relative to the window start, aggregate)."""
-    n = s1 = s2 = t1 = t2 = tv = bad = 0
-    lo = hi = None
-    for shift, (pn, ps1, ps2, plo, phi, pt1, pt2, ptv, pbad) in parts:
-        bad += pbad
-        if not pn:
-            continue
-        n, s1, s2 = n + pn, s1 + ps1, s2 + ps2
-        # moving the time origin by `shift`: sum(dt + shift), sum((dt + shift)^2), sum((dt + shift) q)
-        t1 += pt1 + pn * shift
-        t2 += pt2 + 2 * shift * pt1 + pn * shift * shift
-        tv += ptv + shift * ps1
-        lo = plo if lo is None else min(lo, plo)
-        hi = phi if hi is None else max(hi, phi)
-    return n, s1, s2, lo, hi, t1, t2, tv, bad
-
-
-def _statistics(sensor: str, sums: tuple) -> dict:
+def _statistics(sensor: str, sums: SensorSums) -> dict:
     n, s1, s2, lo, hi, t1, t2, tv, bad = sums
     if not n:
         return {f"{sensor}_{stat}": None for stat in STATS} | {f"{sensor}_count": 0, f"{sensor}_impossible": bad}
@@ -375,7 +206,7 @@ def _statistics(sensor: str, sums: tuple) -> dict:
     }
 
 
-def _trend(sums: tuple, at_ms: int) -> tuple[Fraction, Fraction]:
+def _trend(sums: SensorSums, at_ms: int) -> tuple[Fraction, Fraction]:
     """The least-squares line, exactly: its value (micro-units) at `at_ms` from the window start, and slope per ms."""
     n, s1, _, _, _, t1, t2, tv, _ = sums
     spread = n * t2 - t1 * t1
@@ -402,19 +233,20 @@ class MachineMonitor:
             return state, fired + [LateReading(reading, key_time, reason)]
         index = t // m.slide_ms
         dt = t - index * m.slide_ms
-        pane = list(state.panes.get(index) or [0] + [None] * len(SENSORS))
-        pane[0] += 1
-        for i, sensor in enumerate(SENSORS, 1):
+        old = state.panes.get(index) or EMPTY_PANE
+        sensors = list(old.sensors)
+        for i, sensor in enumerate(SENSORS):
             value = getattr(reading, sensor)
             if value is not None:
                 plausible = m.plausible_min[sensor] <= value <= m.plausible_max[sensor]
-                pane[i] = _add_value(pane[i], dt, _quantize(value) if plausible else None)
+                sensors[i] = add_value(sensors[i], dt, quantize(value) if plausible else None)
+        pane = Pane(old.readings + 1, tuple(sensors))
         outputs, alerts = [], state.alerts
         for alert in alerts:
-            if alert[0] == "no_data":
+            if alert.kind == "no_data":
                 outputs.append(self._alert(state.machine_id, alert, resolved_ms=t))
         if outputs:
-            alerts = [a for a in alerts if a[0] != "no_data"]
+            alerts = [a for a in alerts if a.kind != "no_data"]
         last = t if state.last_event_ms is None else max(state.last_event_ms, t)
         return replace(state, machine_id=state.machine_id or reading.machine_id, last_event_ms=last,
                        panes={**state.panes, index: pane}, alerts=alerts), fired + outputs
@@ -433,8 +265,8 @@ class MachineMonitor:
             if close_at is not None and close_at <= timestamp_ms and (deadline is None or close_at <= deadline):
                 self._close_window(st, ends[0], outputs)
             elif deadline is not None and deadline <= timestamp_ms:
-                alert = ["no_data", f"{st.machine_id}:no_data:{st.last_event_ms}", deadline, st.health,
-                         ["no_data"], ""]
+                alert = OpenAlert("no_data", f"{st.machine_id}:no_data:{st.last_event_ms}", deadline, st.health,
+                                  ("no_data",), "")
                 st.alerts.append(alert)
                 outputs.append(self._alert(st.machine_id, alert))
             else:
@@ -457,7 +289,7 @@ class MachineMonitor:
                        if (index + j) * s > st.closed_end_ms})
 
     def _no_data_deadline(self, st: MachineState) -> int | None:
-        if st.last_event_ms is None or any(a[0] == "no_data" for a in st.alerts):
+        if st.last_event_ms is None or any(a.kind == "no_data" for a in st.alerts):
             return None
         return st.last_event_ms + self.model.silence_ms
 
@@ -472,16 +304,16 @@ class MachineMonitor:
         first = start // m.slide_ms
         panes = [(index * m.slide_ms - start, st.panes[index])
                  for index in range(first, first + m.panes_per_window) if index in st.panes]
-        sums = {s: _merge((shift, pane[i]) for shift, pane in panes if pane[i] is not None)
-                for i, s in enumerate(SENSORS, 1)}
+        sums = {s: merge_panes((shift, pane.sensors[i]) for shift, pane in panes if pane.sensors[i] is not None)
+                for i, s in enumerate(SENSORS)}
         features = {name: value for s in SENSORS for name, value in _statistics(s, sums[s]).items()}
-        outputs.append(WindowFeatures(st.machine_id, start, end, sum(pane[0] for _, pane in panes), features))
+        outputs.append(WindowFeatures(st.machine_id, start, end, sum(pane.readings for _, pane in panes), features))
 
         changed = self._update_faults(st, sums, end)
-        faulty = {a[5] for a in st.alerts if a[0] in ("stuck", "impossible")}
+        faulty = {a.sensor for a in st.alerts if a.kind in ("stuck", "impossible")}
         anomaly, signals, ttfs = {s: 0.0 for s in SENSORS}, [], []
         for i, s in enumerate(SENSORS):
-            if sums[s][0] and s not in faulty:
+            if sums[s].count and s not in faulty:
                 z, ttf, sensor_signals = self._assess(s, sums[s], features, st.baseline[i])
                 anomaly[s] = round(abs(z), 6)
                 signals += sensor_signals
@@ -496,11 +328,14 @@ class MachineMonitor:
 
         for alert, resolved_ms in changed:
             if resolved_ms is None:
-                alert[3] = health
+                # A sensor fault opened by this window carries the window's health.
+                opened = alert._replace(health=health)
+                st.alerts[st.alerts.index(alert)] = opened
+                alert = opened
             outputs.append(self._alert(st.machine_id, alert, resolved_ms))
-        open_health = [a for a in st.alerts if a[0] == "health"]
+        open_health = [a for a in st.alerts if a.kind == "health"]
         if health < m.health_alert_threshold and not open_health:
-            alert = ["health", f"{st.machine_id}:health:{end}", end, health, list(reasons), ""]
+            alert = OpenAlert("health", f"{st.machine_id}:health:{end}", end, health, reasons, "")
             st.alerts.append(alert)
             outputs.append(self._alert(st.machine_id, alert))
         elif open_health and health >= m.health_alert_threshold + m.health_clear_margin:
@@ -510,10 +345,10 @@ class MachineMonitor:
         st.version += 1
         outputs.append(MachineHealth(st.machine_id, end, health, anomaly, min(ttfs) if ttfs else None,
                                      tuple(s for s in SENSORS if s in faulty), reasons,
-                                     tuple(a[1] for a in st.alerts), st.version))
+                                     tuple(a.alert_id for a in st.alerts), st.version))
         self._set_closed_end(st, end)
 
-    def _assess(self, s: str, sums: tuple, features: dict, baseline: list) -> tuple[float, int | None, list]:
+    def _assess(self, s: str, sums: SensorSums, features: dict, baseline: Baseline) -> tuple[float, int | None, list]:
         """One healthy sensor's signed z, time to failure and (contribution, reason) signals."""
         m = self.model
         windows, mu, var, _ = baseline
@@ -524,8 +359,8 @@ class MachineMonitor:
         threshold = m.failure_thresholds[s]
         if threshold == math.inf:
             return z, None, signals
-        n, limit = sums[0], _quantize(threshold)
-        if sums[1] >= n * limit:
+        n, limit = sums.count, quantize(threshold)
+        if sums.total >= n * limit:
             ttf = 0
         elif z >= m.anomaly_z:
             # Only a sensor that has risen off its baseline has a trend worth extrapolating:
@@ -540,7 +375,7 @@ class MachineMonitor:
             signals.append((m.proximity_weight * _clamp(proximity), f"{s}:near_failure"))
         return z, ttf, signals
 
-    def _learn(self, baseline: list, features: dict, s: str, z: float) -> list:
+    def _learn(self, baseline: Baseline, features: dict, s: str, z: float) -> Baseline:
         """The baseline after this window; anomalous windows are not learnt, so degradation stays visible."""
         m = self.model
         windows, mu, var, spread = baseline
@@ -548,24 +383,24 @@ class MachineMonitor:
             return baseline
         mean, std = features[f"{s}_mean"], features[f"{s}_std"]
         if not windows:
-            return [1, mean, 0.0, std]
+            return Baseline(1, mean, 0.0, std)
         mu, var = ewma(mu, var, mean, m.ewma_alpha)
-        return [windows + 1, mu, var, spread + m.ewma_alpha * (std - spread)]
+        return Baseline(windows + 1, mu, var, spread + m.ewma_alpha * (std - spread))
 
-    def _update_faults(self, st: MachineState, sums: dict, end: int) -> list[tuple[list, int | None]]:
+    def _update_faults(self, st: MachineState, sums: dict, end: int) -> list[tuple[OpenAlert, int | None]]:
         """Opens and closes sensor faults for this window: the (alert, resolved_ms or None) that changed."""
         m = self.model
         changed = []
         for i, s in enumerate(SENSORS):
             n, _, _, lo, hi, _, _, _, bad = sums[s]
-            spread = st.baseline[i][3]
+            spread = st.baseline[i].spread
             now = {"impossible": bad > 0,
                    "stuck": n >= m.stuck_min_readings and lo == hi and spread > 0}
             ended = {"impossible": n > 0 and not bad, "stuck": n >= 2 and lo != hi}
             for kind in ("stuck", "impossible"):
-                open_alert = next((a for a in st.alerts if a[0] == kind and a[5] == s), None)
+                open_alert = next((a for a in st.alerts if a.kind == kind and a.sensor == s), None)
                 if now[kind] and open_alert is None:
-                    alert = [kind, f"{st.machine_id}:{kind}:{s}:{end}", end, 0.0, [f"{s}:{kind}"], s]
+                    alert = OpenAlert(kind, f"{st.machine_id}:{kind}:{s}:{end}", end, 0.0, (f"{s}:{kind}",), s)
                     st.alerts.append(alert)
                     changed.append((alert, None))
                 elif open_alert is not None and ended[kind]:
@@ -574,10 +409,9 @@ class MachineMonitor:
         return changed
 
     @staticmethod
-    def _alert(machine_id: str, a: list, resolved_ms: int | None = None) -> Alert:
-        kind, alert_id, event_time_ms, health, reasons, sensor = a
-        return _ALERT_TYPES[kind](alert_id, machine_id, event_time_ms, kind, tuple(reasons), health, sensor,
-                                  resolved_ms)
+    def _alert(machine_id: str, a: OpenAlert, resolved_ms: int | None = None) -> Alert:
+        return _ALERT_TYPES[a.kind](a.alert_id, machine_id, a.event_time_ms, a.kind, tuple(a.reasons), a.health,
+                                    a.sensor, resolved_ms)
 
 
 def health_hot_record(health: MachineHealth, prefix: str, now_ms: int) -> "HotRecord":
@@ -606,28 +440,10 @@ def alert_hot_record(alert: Alert, prefix: str) -> "HotRecord":
         event_time_ms=alert.event_time_ms if alert.active else alert.resolved_ms)
 
 
-def bounded_out_of_orderness(bound_ms: int) -> Callable[[int], int]:
-    """Flink's BoundedOutOfOrdernessWatermarks: the newest event time seen, minus the bound, minus 1."""
-    return lambda max_event_time_ms: max_event_time_ms - bound_ms - 1
-
-
 def replay(readings: Iterable[Reading], model: MaintenanceModel | None = None,
            watermark_fn: Callable[[int], int] | None = None,
            end_watermark_ms: int = MAX_WATERMARK) -> list:
-    """What the Flink operator emits for `readings` in this arrival order, timers included.
-
-    Each reading is applied at the current watermark, then the watermark advances to
-    `watermark_fn(newest event time)` and every due timer fires (one event-time timer per
-    machine, at `next_timer`); the end of the input fires the rest, as MAX_WATERMARK does, or those
-    due by `end_watermark_ms` (the last watermark of an unbounded run).
-    """
-    watermark_fn = watermark_fn or bounded_out_of_orderness(0)
-    run = KeyedTimerReplay(MachineMonitor(model), MachineState)
-    watermark, newest = MIN_WATERMARK, None
-    for reading in readings:
-        run.apply(reading.machine_id, reading, watermark)
-        newest = reading.event_time_ms if newest is None else max(newest, reading.event_time_ms)
-        watermark = max(watermark, watermark_fn(newest))
-        run.fire(watermark)
-    run.fire(end_watermark_ms)
-    return run.outputs
+    """What the Flink operator emits for `readings` in this arrival order, timers included
+    (`udfs.timers.replay_events`; the watermark follows the newest reading unless `watermark_fn` says otherwise)."""
+    return replay_events(MachineMonitor(model), MachineState, readings, lambda reading: reading.machine_id,
+                         watermark_fn or bounded_out_of_orderness(0), end_watermark_ms).outputs

@@ -1,14 +1,16 @@
-"""The keyed operators' timer discipline in plain Python, for reference runs.
+"""The keyed operators' timer discipline and watermark in plain Python, for reference runs.
 
 The test oracles and the benchmark compute what a Flink job emits by running its domain
 core the way `TimedStateFunction` does: one event-time timer per key at the core's
 `next_timer`, fired in time order once the watermark passes it, and a timer that fired
-stays registered until the core names another (so it never fires twice).
+stays registered until the core names another (so it never fires twice). The watermark is
+the jobs' one model, Flink's bounded out-of-orderness (jobs/kafka.py), and `replay_events` is
+the one loop every domain's reference run uses.
 """
 from __future__ import annotations
 
 import heapq
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 MIN_WATERMARK = -(2**63)
 MAX_WATERMARK = 2**63 - 1
@@ -27,6 +29,11 @@ def fire_due(core: Any, state: Any, until_ms: int) -> tuple[Any, list]:
         outputs.extend(out)
         fired_ms = due
     return state, outputs
+
+
+def bounded_out_of_orderness(bound_ms: int) -> Callable[[int], int]:
+    """Flink's BoundedOutOfOrdernessWatermarks: the newest event time seen, minus the bound, minus 1."""
+    return lambda max_event_time_ms: max_event_time_ms - bound_ms - 1
 
 
 class KeyedTimerReplay:
@@ -62,3 +69,26 @@ class KeyedTimerReplay:
         elif self._timers.get(key) != due:
             self._timers[key] = due
             heapq.heappush(self._queue, (due, key))
+
+
+def replay_events(core: Any, new_state: Callable[[], Any], events: Iterable[Any], key: Callable[[Any], str],
+                  watermark_fn: Callable[[int], int] | None = None,
+                  end_watermark_ms: int = MAX_WATERMARK) -> KeyedTimerReplay:
+    """What a keyed operator does with `events` in this arrival order, timers included.
+
+    Each event is applied at the current watermark; then the watermark advances to
+    `watermark_fn(newest event time)` (e.g. `bounded_out_of_orderness`) and every due timer fires.
+    Without `watermark_fn` the watermark stays at its minimum (one that lags as far as it can).
+    The end of the input fires the rest, as MAX_WATERMARK does, or those due by `end_watermark_ms`
+    (the last watermark of an unbounded run).
+    """
+    run = KeyedTimerReplay(core, new_state)
+    watermark, newest = MIN_WATERMARK, None
+    for event in events:
+        run.apply(key(event), event, watermark)
+        if watermark_fn is not None:
+            newest = event.event_time_ms if newest is None else max(newest, event.event_time_ms)
+            watermark = max(watermark, watermark_fn(newest))
+            run.fire(watermark)
+    run.fire(end_watermark_ms)
+    return run

@@ -132,7 +132,7 @@ def targets(job: JobBench, summary: dict, ratio: dict, core: dict, load: float =
             add("inventory p99 event-to-Redis <= 250 ms at half load", p99, "<= 250 ms",
                 None if p99 is None else p99 <= 250)
     elif job.job == "maintenance":
-        from udfs.maintenance import MaintenanceModel
+        from udfs.maintenance_records import MaintenanceModel
 
         limit = MaintenanceModel().slide_ms + 30_000
         worst = ours.get("latency", {}).get("max_ms", {}).get("max")

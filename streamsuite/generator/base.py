@@ -9,8 +9,8 @@ from typing import Any, Iterator, NamedTuple
 
 from google.protobuf.message import Message
 
+from jobs.specs import EVENT_TYPES
 from udfs import codec
-from udfs.events import EVENT_TYPES
 
 DEFAULT_START_TIME_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z, fixed so output is reproducible
 DEFAULT_SEED = 1

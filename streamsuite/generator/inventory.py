@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from streamsuite.generator.base import COMMON_OUT_OF_RANGE, DomainGenerator, Emitted, Label, Params, state_key
 from streamsuite_proto.v1 import inventory_pb2
-from udfs.inventory import InventoryModel
+from udfs.inventory_records import InventoryModel
 
 SKUS_PER_STORE = 50
 OUT_OF_ORDER_SHARE = 0.02

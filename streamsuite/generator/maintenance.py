@@ -10,8 +10,7 @@ from google.protobuf.message import Message
 
 from streamsuite.generator.base import COMMON_OUT_OF_RANGE, DomainGenerator, Emitted, Label, Params, state_key
 from streamsuite_proto.v1 import maintenance_pb2
-from udfs.events import SENSORS
-from udfs.maintenance import MaintenanceModel
+from udfs.maintenance_records import SENSORS, MaintenanceModel
 
 NOISE_SD = {"temperature_c": 0.3, "vibration_mm_s": 0.08, "pressure_bar": 0.03, "rotation_rpm": 3.0}
 DRIFT_SD = {"temperature_c": 0.1, "vibration_mm_s": 0.02, "pressure_bar": 0.01, "rotation_rpm": 1.0}

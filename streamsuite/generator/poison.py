@@ -11,7 +11,7 @@ from streamsuite.generator.domains import GENERATORS, foreign_domain
 from streamsuite_proto.v1 import inventory_pb2
 from udfs import codec
 from udfs.codec import DecodeError
-from udfs.events import SENSORS
+from udfs.maintenance_records import SENSORS
 
 
 class PoisonMaker:

@@ -428,7 +428,7 @@ def late_payloads(records: list[tuple[bytes, bytes]], late_ids: list[str], event
                   id_field: str) -> list[bytes]:
     """The raw bytes of the events the oracle found late, by their ids."""
     from udfs.codec import DecodeError
-    from udfs.events import EVENT_TYPES
+    from jobs.specs import EVENT_TYPES
 
     by_id: dict[str, bytes] = {}
     for _, value in records:

@@ -17,9 +17,10 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from udfs import fraud, inventory, maintenance
+from jobs.specs import EVENT_TYPES
+from udfs import fraud, inventory, inventory_records, maintenance, maintenance_records
 from udfs.codec import DecodeError, frame, message_indexes
-from udfs.events import EVENT_TYPES, check_event_time
+from udfs.events import check_event_time
 from udfs.hot import HotRecord
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -109,11 +110,11 @@ class FraudPipeline(Pipeline):
 class InventoryPipeline(Pipeline):
     def __init__(self):
         super().__init__("InventoryMovement")
-        self.keeper = inventory.StockKeeper(inventory.InventoryModel())
+        self.keeper = inventory.StockKeeper(inventory_records.InventoryModel())
 
     def step(self, key, msg):
-        mv = inventory.Movement.from_message(msg)
-        state = inventory.StockState.from_json(self.states.get(key))
+        mv = inventory_records.Movement.from_message(msg)
+        state = inventory_records.StockState.from_json(self.states.get(key))
         state, outputs = self.timed_step(self.keeper, state, mv, mv.event_time_ms)
         hot: list[HotRecord] = []
         for out in outputs:
@@ -130,11 +131,11 @@ class InventoryPipeline(Pipeline):
 class MaintenancePipeline(Pipeline):
     def __init__(self):
         super().__init__("SensorReading")
-        self.monitor = maintenance.MachineMonitor(maintenance.MaintenanceModel())
+        self.monitor = maintenance.MachineMonitor(maintenance_records.MaintenanceModel())
 
     def step(self, key, msg):
-        reading = maintenance.Reading.from_message(msg)
-        state = maintenance.MachineState.from_json(self.states.get(key))
+        reading = maintenance_records.Reading.from_message(msg)
+        state = maintenance_records.MachineState.from_json(self.states.get(key))
         state, outputs = self.timed_step(self.monitor, state, reading, reading.event_time_ms)
         hot = []
         for out in outputs:

@@ -18,10 +18,9 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-from jobs.specs import JOBS
+from jobs.specs import EVENT_TYPES, JOBS
 from streamsuite.generator import generate
 from tests.fuzz import PIPELINES, framed, mutate_field
-from udfs.events import EVENT_TYPES
 
 DOMAINS = {spec.event_type.name: spec.job for spec in JOBS.values()}
 KINDS = ("valid", "random_bytes", "truncated", "byte_flipped", "fields_mutated")

@@ -24,7 +24,7 @@ shipped = getattr(module, operator_name)
 
 class Poisoned(shipped):
     def on_element(self, value, ctx):
-        from udfs.events import EVENT_TYPES
+        from jobs.specs import EVENT_TYPES
 
         outputs = shipped.on_element(self, value, ctx)
         message = EVENT_TYPES[event_type].message_class.FromString(unframe(value[2])[1])

@@ -13,11 +13,11 @@ import uuid
 import pytest
 import redis
 
+from jobs.specs import EVENT_TYPES
 from streamsuite.cluster import python_job_args, run_flink, savepoint_dir
 from streamsuite.generator import generate
 from streamsuite.localrun import job_args as local_job_args
 from tests.kafka_helpers import fresh_topics
-from udfs.events import EVENT_TYPES
 
 pytestmark = [pytest.mark.integration, pytest.mark.jvm]
 

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from tests.kafka_helpers import fresh_topics, read_topic
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
 
 pytestmark = pytest.mark.integration
 

@@ -3,10 +3,11 @@ import math
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2, maintenance_pb2
 from tests.unit.test_codec import transaction
 from udfs.codec import DecodeError, encode
-from udfs.events import EVENT_TYPES, message_class
+from udfs.events import message_class
 
 T0 = 1_767_225_600_000
 

@@ -4,12 +4,12 @@ from collections import Counter
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from streamsuite.generator import generate
 from tests.faults.facts import (END_MARKER_AHEAD_MS, JOB_FACTS, OUT_OF_ORDERNESS_MS, generated_inventory_windows,
                                 generated_maintenance_windows, generator_dead_letters, inventory_windows_check,
                                 machine_hot_check, maintenance_windows_check, redis_after, valid_per_key)
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES
 from udfs.hot import HotRecord
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs.specs import JOBS
+from jobs.specs import EVENT_TYPES, JOBS
 from streamsuite.generator import generate
 from streamsuite_proto.v1.deadletter_pb2 import DeadLetter
 from streamsuite_proto.v1.fraud_pb2 import CardTransaction
@@ -16,7 +16,7 @@ from streamsuite_proto.v1.inventory_pb2 import RESTOCK, InventoryMovement
 from tests.fuzz import MAX_SKEW_MS, PIPELINES, framed, mutate_field
 from udfs.codec import DecodeError, frame, message_indexes
 from udfs.deadletters import KEPT_PREFIX_BYTES, MAX_WHOLE_PAYLOAD_BYTES, dead_letter
-from udfs.events import EVENT_TYPES, check_event_time
+from udfs.events import check_event_time
 
 DOMAINS = {spec.event_type.name: spec.job for spec in JOBS.values()}
 SAMPLES = {t: generate(d, count=200, keys=10, seed=3) for t, d in DOMAINS.items()}

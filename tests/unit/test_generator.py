@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import pytest
 
-from jobs.specs import JOBS
+from jobs.specs import EVENT_TYPES, JOBS
 from streamsuite import generator
 from streamsuite.generator import EventStream, generate, read_records
 from streamsuite.generator.base import DEFAULT_START_TIME_MS, POISON_KINDS
@@ -23,7 +23,7 @@ from streamsuite.generator.maintenance import IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import fraud_pb2, inventory_pb2
 from udfs import codec
 from udfs.codec import DecodeError
-from udfs.events import EVENT_TYPES, SENSORS
+from udfs.maintenance_records import SENSORS
 
 COUNT = 3000
 POISON = 40

@@ -60,8 +60,11 @@ def test_dockerfile_uses_the_pinned_flink_the_runtime_requirements_and_the_pom()
     python = re.search(r"^ARG PYTHON_VERSION=(\d+)\.(\d+)\.\d+$", text, re.M)
     assert (int(python.group(1)), int(python.group(2))) in SUPPORTED_PYTHON
     assert re.findall(r"^USER (\S+)$", text, re.M)[-1] == "9999:9999", "the base image's flink user, by number"
-    for folder in ("jobs", "udfs", "proto", "streamsuite"):
-        assert dockerfile_copies()[f"{APP_DIR}/{folder}"] == f"{folder}/"
+    copies = dockerfile_copies()
+    for folder in ("jobs", "udfs", "proto"):
+        assert copies[f"{APP_DIR}/{folder}"] == f"{folder}/"
+    assert not [d for d, s in copies.items() if s.startswith("streamsuite")], "the dev tooling stays out of the image"
+    assert "setup.py" in re.search(rf"^COPY (.*) {APP_DIR}/$", text, re.M).group(1)
 
 
 def test_one_python_interpreter_everywhere(base):

@@ -5,14 +5,15 @@ from collections import Counter
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from streamsuite.generator import generate
 from streamsuite_proto.v1 import inventory_pb2
-from udfs.events import EVENT_TYPES
-from udfs.inventory import (ADJUSTMENT, KINDS, MIN_WATERMARK, RELEASE, RESERVATION, RESTOCK, RETURN, SALE,
-                            Duplicate, Ignored, InventoryModel, LateEvent, LevelChanged, LowStockAlert,
-                            LowStockCleared, Movement, Oversell, StockKeeper, StockState, WindowClosed,
-                            alert_hot_record, bounded_watermarks, latest_window_hot_record, level_hot_record,
-                            replay, top_sellers_hot_record)
+from udfs.inventory import (Duplicate, Ignored, LateEvent, LevelChanged, LowStockAlert, LowStockCleared, Oversell,
+                            StockKeeper, WindowClosed, alert_hot_record, latest_window_hot_record, level_hot_record, replay,
+                            top_sellers_hot_record)
+from udfs.inventory_records import (ADJUSTMENT, KINDS, RELEASE, RESERVATION, RESTOCK, RETURN, SALE, InventoryModel,
+                                    Movement, StockState)
+from udfs.timers import MIN_WATERMARK, bounded_out_of_orderness
 
 T0 = 1_704_067_200_000  # a minute boundary
 MIN = 60_000
@@ -80,7 +81,7 @@ def test_adjustment_is_absolute_and_ordered_by_event_time():
     state, _ = run(keeper, [mv(ADJUSTMENT, T0 + 10_000, 40)])
     # a sale from before the count arrives late: already in the count, but still a sale
     state, out = keeper.apply(state, mv(SALE, T0 + 5_000, 3), MIN_WATERMARK)
-    assert out == [] and state.on_hand == 40 and state.windows[0][1:3] == [3, 1]
+    assert out == [] and state.on_hand == 40 and state.windows[0].sales_qty == 3 and state.windows[0].sales_count == 1
     state, _ = run(keeper, [mv(SALE, T0 + 15_000, 1)], state)
     assert state.on_hand == 39
     # a newer count that arrives after the later sale: the sale still comes off it
@@ -387,7 +388,7 @@ def generated(seed=3, count=3000, keys=50):
 def test_replay_of_a_generated_stream_keeps_the_invariants():
     movements, truth = generated()
     model = InventoryModel()
-    states, outputs = replay(movements, model, bounded_watermarks(movements, truth["params"]["out_of_order_ms"]))
+    states, outputs = replay(movements, model, bounded_out_of_orderness(truth["params"]["out_of_order_ms"]))
     kinds = Counter(type(o).__name__ for o in outputs)
     assert kinds["Duplicate"] == truth["counts"]["duplicates"] and kinds["LateEvent"] == 0
     assert len(states) == truth["counts"]["keys"]
@@ -417,7 +418,7 @@ def test_replay_of_a_generated_stream_keeps_the_invariants():
 def test_replay_is_deterministic_and_routes_late_events():
     movements, truth = generated(seed=5, count=1500, keys=20)
     model = InventoryModel(allowed_lateness_ms=0, dedup_ttl_ms=MIN)
-    marks = bounded_watermarks(movements, 0)
+    marks = bounded_out_of_orderness(0)
     states, outputs = replay(movements, model, marks)
     again, outputs_again = replay(movements, model, marks)
     assert outputs == outputs_again and states == again
@@ -442,5 +443,5 @@ def test_outputs_do_not_depend_on_when_the_watermark_fires_timers():
     movements, truth = generated(seed=7, count=3000, keys=30)
     model = InventoryModel(reservation_ttl_ms=2 * MIN)
     lagging_states, lagging = replay(movements, model)
-    eager_states, eager = replay(movements, model, bounded_watermarks(movements, truth["params"]["out_of_order_ms"]))
+    eager_states, eager = replay(movements, model, bounded_out_of_orderness(truth["params"]["out_of_order_ms"]))
     assert of(lagging, WindowClosed) and by_key(lagging) == by_key(eager) and lagging_states == eager_states

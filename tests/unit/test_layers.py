@@ -76,3 +76,28 @@ def test_no_module_imports_a_private_name_of_another():
                     offending += [f"{path.relative_to(ROOT)}:{node.lineno} imports {node.module}.{alias.name}"
                                   for alias in node.names if alias.name.startswith("_")]
     assert not offending, "\n".join(offending)
+
+
+MAX_MODULE_LINES = 500
+
+
+def project_modules() -> list[Path]:
+    """Every Python module of the checkout but the generated Protobuf code; hidden folders (a venv,
+    the run folder, tools) and build output are not the project's."""
+    paths = []
+    for top in sorted(ROOT.iterdir()):
+        if top.name.startswith(".") or top.name in ("build", "dist"):
+            continue
+        candidates = [top] if top.is_file() else top.rglob("*.py")
+        paths += [p for p in candidates if p.suffix == ".py" and "__pycache__" not in p.parts
+                  and not p.name.endswith("_pb2.py")]
+    return paths
+
+
+def test_no_module_is_over_500_lines():
+    """A module that long holds more than one thing: split it along its seams."""
+    modules = project_modules()
+    assert any(p.name == "test_layers.py" for p in modules)
+    offending = [f"{path.relative_to(ROOT)} has {lines} lines" for path in modules
+                 if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES]
+    assert not offending, f"more than {MAX_MODULE_LINES} lines:\n" + "\n".join(offending)

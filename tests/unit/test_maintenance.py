@@ -6,14 +6,15 @@ from fractions import Fraction
 
 import pytest
 
+from jobs.specs import EVENT_TYPES
 from streamsuite import generator
 from streamsuite.generator.maintenance import FAILURE_THRESHOLDS, IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import maintenance_pb2
-from udfs.events import EVENT_TYPES, SENSORS
-from udfs.maintenance import (FEATURE_COLUMNS, MAX_WATERMARK, MIN_WATERMARK, HealthAlert, LateReading, MachineHealth,
-                              MachineMonitor, MachineState, MaintenanceModel, NoDataAlert, Reading, SensorFault,
-                              WindowFeatures, alert_hot_record, bounded_out_of_orderness, ewma, health_hot_record,
-                              replay, time_to_failure_ms, z_score)
+from udfs.maintenance import (FEATURE_COLUMNS, HealthAlert, LateReading, MachineHealth, MachineMonitor, NoDataAlert,
+                              SensorFault, WindowFeatures, alert_hot_record, ewma, health_hot_record, replay,
+                              time_to_failure_ms, z_score)
+from udfs.maintenance_records import SENSORS, MachineState, MaintenanceModel, Reading
+from udfs.timers import MAX_WATERMARK, MIN_WATERMARK, bounded_out_of_orderness
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a multiple of every window used here
 MIN = 60_000
