@@ -25,8 +25,6 @@ M = TypeVar("M", bound=Message)
 
 # 2000-01-01T00:00:00Z: an event time before this is a producer bug, not an old event.
 MIN_EVENT_TIME_MS = 946_684_800_000
-# Amounts are minor units; 10^10 cents is a hundred million in any currency.
-MAX_AMOUNT_MINOR = 10**10
 # Ids and keys become Redis keys and state keys: bounded, and free of the characters that join them.
 MAX_ID_BYTES = 128
 KEY_SEPARATORS = ("|", ":")

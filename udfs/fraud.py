@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from streamsuite_proto.v1 import fraud_pb2
 from udfs.encoding import decode_state, encode_state
-from udfs.events import MAX_AMOUNT_MINOR, EventType, bounded_id, common_fields, require
+from udfs.events import EventType, bounded_id, common_fields, require
 
 if TYPE_CHECKING:
     from udfs.hot import HotRecord
@@ -25,6 +25,8 @@ PROFILE_ENCODING = 1
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 EARTH_RADIUS_KM = 6371.0
+# Amounts are minor units; 10^10 cents is a hundred million in any currency.
+MAX_AMOUNT_MINOR = 10**10
 
 # Bounds that keep a card's state small (the target is under 1 KB per card).
 RECENT_LIMIT = 16

@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from streamsuite.generator.base import COMMON_OUT_OF_RANGE, DomainGenerator, Emitted, Label, Params, state_key
 from streamsuite_proto.v1 import fraud_pb2
-from udfs.events import MAX_AMOUNT_MINOR
+from udfs.fraud import MAX_AMOUNT_MINOR
 
 # country -> (currency, minor units per US cent, cities (name, latitude, longitude))
 COUNTRIES: dict[str, tuple[str, float, tuple[tuple[str, float, float], ...]]] = {
