@@ -4,7 +4,7 @@
                                       |
                               key by machine_id
                                       |
-         MonitorMachine (MachineState: pane aggregates, EWMA baseline, faults, silence; one event-time timer)
+         MonitorMachine (MachineState: pane aggregates, EWMA baseline, faults, silence, reading ids; one event-time timer)
                   |                                               |
    Redis <p>:machine:<id>, <p>:alert:<id>, <p>:alerts         S3 maintenance/features/dt=.../
    (health, anomaly per sensor, time to failure, alerts)       (window features, columns in udfs/maintenance.py)
@@ -24,8 +24,8 @@ from jobs.operators import DEAD_LETTERS, TimedStateFunction, keyed_operator_sink
 from jobs.specs import MAINTENANCE
 from streamsuite_proto.v1.maintenance_pb2 import SensorReading
 from udfs.codec import unframe
-from udfs.maintenance import (Alert, LateReading, MachineHealth, MachineMonitor, WindowFeatures, alert_hot_record,
-                              health_hot_record)
+from udfs.maintenance import (Alert, DuplicateReading, LateReading, MachineHealth, MachineMonitor, WindowFeatures,
+                              alert_hot_record, health_hot_record)
 from udfs.maintenance_records import MachineState, MaintenanceModel, Reading
 
 SPEC = MAINTENANCE
@@ -39,6 +39,7 @@ class MonitorMachine(TimedStateFunction):
 
     def make_core(self):
         self.windows = self.metrics.counter("windows")
+        self.duplicates = self.metrics.counter("events_duplicate")
         return super().make_core()
 
     def parse(self, payload):
@@ -55,6 +56,8 @@ class MonitorMachine(TimedStateFunction):
                 if out.active:
                     self.alerts.inc()
                 self.hot(alert_hot_record(out, self.prefix))
+            elif isinstance(out, DuplicateReading):
+                self.duplicates.inc()
             elif isinstance(out, LateReading):
                 yield DEAD_LETTERS, self.late_letter(payload, out.reason, out.reading.event_time_ms)
 

@@ -41,3 +41,8 @@ def decode_state(data: str, version: int, what: str, big_ints: bool = False) -> 
         relation = "newer than" if values[0] > version else "not"
         raise ValueError(f"{what} encoding version {values[0]} is {relation} {version}, the one this code reads")
     return values[1:]
+
+
+def state_version(data: str) -> int:
+    """The encoding version of a state, read from its first item without parsing the rest."""
+    return int(data[1:data.index(",")] if "," in data else data[1:-1])

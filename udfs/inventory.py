@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from udfs.inventory_records import (ADJUSTMENT, COUNTED, FINGERPRINT_CHARS, HOUR_MS, RESERVATION, RETURN, SALE, Change,
-                                    InventoryModel, Movement, OpenWindow, Reservation, SeenIds, StockState,
-                                    fingerprint)
+from udfs.dedup import fingerprint, has_seen, remember
+from udfs.inventory_records import (ADJUSTMENT, COUNTED, HOUR_MS, RESERVATION, RETURN, SALE, Change, InventoryModel,
+                                    Movement, OpenWindow, Reservation, StockState)
 from udfs.timers import MAX_WATERMARK, fire_due, replay_events
 
 if TYPE_CHECKING:
@@ -169,13 +169,6 @@ def _units_since(sales: list, since: int, size: int) -> list:
     return [sales[0] + drop * size] + counts if counts else []
 
 
-def _has_fingerprint(packed: str, fp: str) -> bool:
-    i = packed.find(fp)
-    while i >= 0 and i % FINGERPRINT_CHARS:
-        i = packed.find(fp, i + 1)
-    return i >= 0
-
-
 class StockKeeper:
     """Applies movements and timers to a key's state; never changes the state it is given."""
 
@@ -191,7 +184,7 @@ class StockKeeper:
         s = s.copy()
         s.store_id, s.sku = mv.store_id, mv.sku
         # A re-sent copy of an applied event is a duplicate even when it is late: nothing was lost.
-        if any(_has_fingerprint(e.fingerprints, fp) for e in s.seen):
+        if has_seen(s.seen, fp):
             s.duplicates += 1
             return s, fired + [Duplicate(mv.store_id, mv.sku, mv.event_id, t)]
         key_time = max(s.clock_ms, s.watermark_ms)
@@ -203,7 +196,7 @@ class StockKeeper:
         before = (s.on_hand, s.reserved)
         now = max(t, key_time)
         s.reservations = [r for r in s.reservations if r.expires_ms > now]
-        self._remember(s, fp, t, max(t, s.clock_ms))
+        s.seen = remember(s.seen, fp, t, max(t, s.clock_ms), m.dedup_ttl_ms, m.dedup_max_ids)
         s.applied += 1
         s.clock_ms = max(s.clock_ms, t)
         extra = self._move(s, mv, now)
@@ -301,22 +294,6 @@ class StockKeeper:
             # Buckets out of the window go first: after a key's first sale in months, padding the
             # old list up to the new bucket would build (and then drop) a bucket per idle minute.
             s.sales = _add_units(_units_since(s.sales, since, m.velocity_bucket_ms), bucket, q, m.velocity_bucket_ms)
-
-    def _remember(self, s: StockState, fp: str, t: int, now: int) -> None:
-        """Adds an event id to its event-time bucket; buckets older than the TTL and ids over the bound go."""
-        m, size = self.model, self.model.dedup_bucket_ms
-        seen = [e for e in s.seen if e.start_ms + size + m.dedup_ttl_ms > now]
-        bucket = _start(t, size)
-        i = _slot(seen, bucket, SeenIds(bucket, ""))
-        seen[i] = SeenIds(bucket, seen[i].fingerprints + fp)
-        excess = sum(len(e.fingerprints) for e in seen) // FINGERPRINT_CHARS - m.dedup_max_ids
-        while excess > 0:
-            oldest = seen[0]
-            drop = min(excess, len(oldest.fingerprints) // FINGERPRINT_CHARS)
-            rest = oldest.fingerprints[drop * FINGERPRINT_CHARS:]
-            seen = ([SeenIds(oldest.start_ms, rest)] if rest else []) + seen[1:]
-            excess -= drop
-        s.seen = seen
 
     def _velocity_since(self, s: StockState) -> int:
         """Start of the oldest velocity bucket in the window that ends with the bucket of the key's clock."""

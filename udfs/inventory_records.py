@@ -5,13 +5,12 @@ the model's settings, and the whole state of one (store, SKU) with its versioned
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass, field, fields, replace
 from itertools import starmap
 from typing import Mapping, NamedTuple
 
 from streamsuite_proto.v1 import inventory_pb2
+from udfs.dedup import SeenIds
 from udfs.encoding import decode_state, encode_state
 from udfs.events import EventType, bounded_id, common_fields, require
 from udfs.timers import MIN_WATERMARK
@@ -24,16 +23,6 @@ STATE_ENCODING = 1
 KINDS = ("sale", "restock", "return", "adjustment", "reservation", "release")
 SALE, RESTOCK, RETURN, ADJUSTMENT, RESERVATION, RELEASE = KINDS
 COUNTED = (SALE, RETURN, RESTOCK)
-
-# Event ids are remembered as 48-bit fingerprints (8 base64 characters): a false duplicate
-# needs a collision among one key's ids within the TTL: about 2e-9 for a thousand ids.
-FINGERPRINT_CHARS = 8
-DEDUP_BUCKETS_PER_TTL = 4
-
-
-def fingerprint(text: str) -> str:
-    return base64.b64encode(hashlib.blake2b(text.encode(), digest_size=6).digest()).decode()
-
 
 # Units in one stock movement; a billion, so 9 billion movements of it still sum inside int64.
 MAX_QUANTITY = 10**9
@@ -130,9 +119,6 @@ class InventoryModel:
     def reorder_point_for(self, sku: str) -> int:
         return self.reorder_points.get(sku, self.reorder_point)
 
-    @property
-    def dedup_bucket_ms(self) -> int:
-        return -(-self.dedup_ttl_ms // DEDUP_BUCKETS_PER_TTL)
 
 
 class Reservation(NamedTuple):
@@ -158,13 +144,6 @@ class OpenWindow(NamedTuple):
     sales_count: int = 0
     returns_qty: int = 0
     restock_qty: int = 0
-
-
-class SeenIds(NamedTuple):
-    """The fingerprints of the event ids applied in one event-time bucket, concatenated."""
-
-    start_ms: int
-    fingerprints: str
 
 
 @dataclass

@@ -70,6 +70,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
+from udfs.dedup import fingerprint, has_seen, remember
 from udfs.events import event_date
 from udfs.maintenance_records import (EMPTY_PANE, SCALE, SENSORS, Baseline, MachineState, MaintenanceModel, OpenAlert,
                                       Pane, Reading, SensorSums, add_value, merge_panes, quantize)
@@ -92,6 +93,15 @@ class LateReading:
     # The machine's newest reading time it was judged against.
     key_time_ms: int
     reason: str
+
+
+@dataclass(frozen=True)
+class DuplicateReading:
+    """A re-sent copy of a reading the machine already applied: counted, not applied again."""
+
+    reading_id: str
+    machine_id: str
+    event_time_ms: int
 
 
 @dataclass(frozen=True)
@@ -221,12 +231,15 @@ class MachineMonitor:
         self.model = model or MaintenanceModel()
 
     def apply(self, state: MachineState, reading: Reading, watermark_ms: int) -> tuple[MachineState, list]:
-        """Timers due by the machine's event time first, then the reading (or it is late).
-        `watermark_ms`, the watermark at arrival, is not used: it differs on replay."""
+        """Timers due by the machine's event time first, then the reading (or it is a copy, or
+        late). `watermark_ms`, the watermark at arrival, is not used: it differs on replay."""
         m = self.model
-        t = reading.event_time_ms
+        t, fp = reading.event_time_ms, fingerprint(reading.reading_id)
         key_time = t if state.last_event_ms is None else state.last_event_ms
         state, fired = fire_due(self, state, max(t, key_time))
+        # A re-sent copy of an applied reading is a duplicate even when it is late: nothing was lost.
+        if has_seen(state.seen, fp):
+            return state, fired + [DuplicateReading(reading.reading_id, reading.machine_id, t)]
         if t < key_time - m.allowed_lateness_ms or t < state.closed_end_ms:
             reason = (f"event time {t} is more than {m.allowed_lateness_ms} ms behind its machine's newest reading "
                       f"{key_time} or inside a window already emitted (up to {state.closed_end_ms})")
@@ -248,8 +261,9 @@ class MachineMonitor:
         if outputs:
             alerts = [a for a in alerts if a.kind != "no_data"]
         last = t if state.last_event_ms is None else max(state.last_event_ms, t)
+        seen = remember(state.seen, fp, t, last, m.dedup_ttl_ms, m.dedup_max_ids)
         return replace(state, machine_id=state.machine_id or reading.machine_id, last_event_ms=last,
-                       panes={**state.panes, index: pane}, alerts=alerts), fired + outputs
+                       panes={**state.panes, index: pane}, alerts=alerts, seen=seen), fired + outputs
 
     def on_timer(self, state: MachineState, timestamp_ms: int) -> tuple[MachineState, list]:
         """Everything due at or before `timestamp_ms`, in event-time order (windows first on a tie)."""

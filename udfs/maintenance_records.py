@@ -12,10 +12,12 @@ from itertools import starmap
 from typing import Iterable, Mapping, NamedTuple
 
 from streamsuite_proto.v1 import maintenance_pb2
-from udfs.encoding import decode_state, encode_state
+from udfs.dedup import SeenIds
+from udfs.encoding import decode_state, encode_state, state_version
 from udfs.events import EventType, bounded_id, common_fields, require
 
-STATE_ENCODING = 1
+# 2: the ids of the readings applied (udfs.dedup); version 1 states read with none remembered.
+STATE_ENCODING = 2
 
 SENSORS = ("temperature_c", "vibration_mm_s", "pressure_bar", "rotation_rpm")
 # A sensor value beyond this is no physical reading (its micro-unit squares must stay exact).
@@ -94,6 +96,10 @@ class MaintenanceModel:
     proximity_weight: float = 0.8
     reason_min_contribution: float = 0.05
     stuck_min_readings: int = 30
+    # Reading ids are remembered this long in the machine's event time (at least the allowed
+    # lateness: an older copy is late anyway) and at most this many per machine.
+    dedup_ttl_ms: int = 60_000
+    dedup_max_ids: int = 4096
     failure_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FAILURE_THRESHOLDS))
     plausible_min: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MIN))
     plausible_max: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PLAUSIBLE_MAX))
@@ -109,6 +115,10 @@ class MaintenanceModel:
             raise ValueError(f"silence {self.silence_ms} ms must exceed the allowed lateness "
                              f"{self.allowed_lateness_ms} ms, or a reading still accepted could end a silence "
                              f"already reported")
+        if self.dedup_ttl_ms < self.allowed_lateness_ms or self.dedup_max_ids < 1:
+            raise ValueError(f"dedup_ttl_ms {self.dedup_ttl_ms} must be at least the allowed lateness "
+                             f"{self.allowed_lateness_ms} ms (a re-sent reading that is not late could count twice), "
+                             f"dedup_max_ids positive")
         if not 0.0 < self.ewma_alpha <= 1.0:
             raise ValueError(f"ewma_alpha {self.ewma_alpha} must be in (0, 1]")
         if self.baseline_windows < 1 or self.stuck_min_readings < 2 or self.ttf_horizon_ms <= 0:
@@ -205,25 +215,30 @@ class MachineState:
     # per sensor, in SENSORS order
     baseline: list[Baseline] = field(default_factory=lambda: [Baseline() for _ in SENSORS])
     alerts: list[OpenAlert] = field(default_factory=list)
+    # Ids of the readings applied, by event-time bucket (udfs.dedup).
+    seen: list[SeenIds] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Versioned compact encoding, independent of Python class paths (safe across upgrades)."""
         panes = [[index, pane.readings, *pane.sensors] for index, pane in sorted(self.panes.items())]
         return encode_state(STATE_ENCODING, self.machine_id, self.version, self.last_event_ms, self.closed_end_ms,
-                            self.health, panes, self.baseline, self.alerts, big_ints=True)
+                            self.health, panes, self.baseline, self.alerts, self.seen, big_ints=True)
 
     @classmethod
     def from_json(cls, data: str | None) -> "MachineState":
         if not data:
             return cls()
-        machine_id, version, last_event_ms, closed_end_ms, health, panes, baseline, alerts = decode_state(
-            data, STATE_ENCODING, "machine state", big_ints=True)
+        if state_version(data) == 1:
+            values = decode_state(data, 1, "machine state", big_ints=True) + [[]]
+        else:
+            values = decode_state(data, STATE_ENCODING, "machine state", big_ints=True)
+        machine_id, version, last_event_ms, closed_end_ms, health, panes, baseline, alerts, seen = values
         panes = {index: Pane(readings, tuple(None if sums is None else SensorSums(*sums) for sums in sensors))
                  for index, readings, *sensors in panes}
         alerts = [OpenAlert(kind, alert_id, event_time_ms, health, tuple(reasons), sensor)
                   for kind, alert_id, event_time_ms, health, reasons, sensor in alerts]
         return cls(machine_id, version, last_event_ms, closed_end_ms, health, panes,
-                   list(starmap(Baseline, baseline)), alerts)
+                   list(starmap(Baseline, baseline)), alerts, list(starmap(SeenIds, seen)))
 
 
 def quantize(value: float) -> int:

@@ -258,7 +258,7 @@ class InventoryFacts(JobFacts):
 
 class MaintenanceFacts(JobFacts):
     """Predictive maintenance. Domain-independent: per machine and sliding window, its S3 feature row
-    counts the readings the generator made in that window (copies included, none it made late), one
+    counts the readings the generator made in that window (each id once, none it made late), one
     row per window it put a reading in; its hot record's version is that number of windows and its
     window_end_ms the last one's end; its feature rows count the windows scored, which is its Redis
     version; and no machine has two rows for one window."""
@@ -364,15 +364,15 @@ def inventory_windows_check(window_rows: list[dict], stream: GeneratedStream, wh
 
 
 def generated_maintenance_windows(stream: GeneratedStream) -> dict[tuple[str, int], int]:
-    """Per (machine, sliding window start): the readings the generator made in the window, copies
-    included (the job has no dedup), none it made late. Only the labels, the readings' event times and
-    the window geometry (size and slide, aligned to the epoch) are used."""
+    """Per (machine, sliding window start): the readings the generator made in the window, each id
+    once (its originals, not the copies it re-sent), none it made late. Only the labels, the readings'
+    event times and the window geometry (size and slide, aligned to the epoch) are used."""
     from udfs.maintenance import MaintenanceModel
 
     model = MaintenanceModel()
     made: Counter = Counter()
     for (key, value), label in zip(stream.records, stream.labels):
-        if label.kind == "poison" or "late" in label.tags:
+        if label.kind != "event" or "late" in label.tags:
             continue
         t = maintenance_pb2.SensorReading.FromString(value).event_time_ms
         pane_end = (t // model.slide_ms + 1) * model.slide_ms
@@ -390,7 +390,7 @@ def maintenance_windows_check(feature_rows: list[dict], stream: GeneratedStream)
         seen[row["machine_id"], int(row["window_start_ms"])].append(int(row["readings"]))
     off = [w for w in set(made) | set(seen) if seen.get(w) != [made.get(w)]]
     first = f" (first: {min(off)})" if off else ""
-    return Check("s3 windows = readings generated per window (copies in, late out)",
+    return Check("s3 windows = readings generated per window (once, not late)",
                  f"{len(made)} windows of {len({m for m, _ in made})} machines", f"{len(off)} differ{first}",
                  not off and bool(made))
 

@@ -1,5 +1,6 @@
 """Predictive maintenance without a JVM: window maths, baseline, faults, silence, and the generator's truth."""
 import copy
+import json
 import math
 import random
 from fractions import Fraction
@@ -10,7 +11,7 @@ from jobs.specs import EVENT_TYPES
 from streamsuite import generator
 from streamsuite.generator.maintenance import FAILURE_THRESHOLDS, IMPOSSIBLE_VALUES
 from streamsuite_proto.v1 import maintenance_pb2
-from udfs.maintenance import (FEATURE_COLUMNS, HealthAlert, LateReading, MachineHealth, MachineMonitor, NoDataAlert,
+from udfs.maintenance import (FEATURE_COLUMNS, DuplicateReading, HealthAlert, LateReading, MachineHealth, MachineMonitor, NoDataAlert,
                               SensorFault, WindowFeatures, alert_hot_record, ewma, health_hot_record, replay,
                               time_to_failure_ms, z_score)
 from udfs.maintenance_records import SENSORS, MachineState, MaintenanceModel, Reading
@@ -301,7 +302,7 @@ def test_state_round_trips_exactly_and_stays_small():
     assert len(state.to_json()) < 3000
     assert MachineState.from_json(None) == MachineState()
     with pytest.raises(ValueError, match="newer"):
-        MachineState.from_json("[2]")
+        MachineState.from_json("[3]")
 
 
 def test_model_config_is_validated():
@@ -387,3 +388,37 @@ def test_generated_machines_match_their_truth(seed):
     stopped = {**{m: s["last_event_ms"] for m, s in silent.items()},
                **{m: d["last_event_ms"] for m, d in degrading.items() if d["failed_in_stream"]}}
     assert {m: a.event_time_ms for m, a in no_data.items()} == {m: t + model.silence_ms for m, t in stopped.items()}
+
+
+def test_a_re_sent_reading_is_a_duplicate_and_counts_once():
+    """The same reading twice (a producer's retry), also after newer ones and once late: one count."""
+    monitor = MachineMonitor()
+    first, later = reading(T0 + 1_000, temperature_c=55.0), reading(T0 + 20_000, temperature_c=56.0)
+    state, _ = monitor.apply(MachineState(), first, MIN_WATERMARK)
+    again, outputs = monitor.apply(state, first, MIN_WATERMARK)
+    assert outputs == [DuplicateReading(first.reading_id, "m-1", first.event_time_ms)] and again == state
+    state, _ = monitor.apply(state, later, MIN_WATERMARK)
+    state, outputs = monitor.apply(state, first, MIN_WATERMARK)
+    assert of(DuplicateReading, outputs)
+    assert sum(pane.readings for pane in state.panes.values()) == 2
+    # long after: the copy is late (its id forgotten, its window closed), never applied again
+    state, _ = monitor.apply(state, reading(T0 + 10 * MIN, temperature_c=55.0), MIN_WATERMARK)
+    _, outputs = monitor.apply(state, first, MIN_WATERMARK)
+    assert of(LateReading, outputs) and not of(DuplicateReading, outputs)
+
+
+def test_remembered_ids_are_bounded_by_the_ttl_and_state_from_version_1_still_reads():
+    monitor = MachineMonitor()
+    state = MachineState()
+    for r in noisy("m-1", T0, 600, random.Random(3)):
+        state, _ = monitor.apply(state, r, MIN_WATERMARK)
+    remembered = sum(len(e.fingerprints) for e in state.seen) // 8
+    ttl_s = MaintenanceModel().dedup_ttl_ms // 1000
+    assert ttl_s <= remembered <= ttl_s * 5 // 4 + 1, remembered
+    version, *values, seen = json.loads(state.to_json())
+    assert (version, len(seen)) == (2, len(state.seen))
+    legacy = json.dumps([1, *values], separators=(",", ":"))
+    assert MachineState.from_json(legacy).seen == [] and MachineState.from_json(legacy).panes == state.panes
+    with pytest.raises(ValueError, match="dedup_ttl_ms"):
+        MaintenanceModel(dedup_ttl_ms=10_000, allowed_lateness_ms=30_000)
+
