@@ -43,17 +43,23 @@ class LibrdkafkaError(ValueError):
     """Kafka settings the Python client (librdkafka) cannot use; the message says what to change."""
 
 
+def _secret_here(config: JobConfig, key: str) -> str:
+    """A secret's value as this process sees it, or an error naming its key and reference (never a value)."""
+    value = secrets.value_here(config, key)
+    if value is None:
+        raise LibrdkafkaError(f"config key {key}: {secrets.reference(config, key)} cannot be read here; "
+                              "set the variable or mount the file")
+    return value
+
+
 def librdkafka_properties(config: JobConfig) -> dict[str, str]:
     """The same brokers and security for a Python client of the job's Kafka (librdkafka), with the
     secrets resolved here: librdkafka has no config providers, and reads no JKS stores."""
     k = config.kafka
     props = {"bootstrap.servers": k.bootstrap_servers, "security.protocol": k.security_protocol}
     if k.sasl_mechanism:
-        password = secrets.value_here(config, "kafka.sasl_password")
-        if password is None:
-            raise LibrdkafkaError(f"config key kafka.sasl_password: {secrets.reference(config, 'kafka.sasl_password')} "
-                                  "cannot be read here; set the variable or mount the file")
-        props.update({"sasl.mechanisms": k.sasl_mechanism, "sasl.username": k.sasl_username, "sasl.password": password})
+        props.update({"sasl.mechanisms": k.sasl_mechanism, "sasl.username": k.sasl_username,
+                      "sasl.password": _secret_here(config, "kafka.sasl_password")})
     if k.security_protocol in ("SSL", "SASL_SSL"):
         props["ssl.endpoint.identification.algorithm"] = k.ssl_endpoint_identification_algorithm or "none"
         # No truststore: the system's CA certificates, as the JVM's clients use the JVM's.
@@ -71,11 +77,7 @@ def librdkafka_properties(config: JobConfig) -> dict[str, str]:
             props[key] = location
         for name, key in (("ssl_keystore_password", "ssl.keystore.password"), ("ssl_key_password", "ssl.key.password")):
             if getattr(k, name):
-                value = secrets.value_here(config, f"kafka.{name}")
-                if value is None:
-                    raise LibrdkafkaError(f"config key kafka.{name}: {secrets.reference(config, f'kafka.{name}')} "
-                                          "cannot be read here; set the variable or mount the file")
-                props[key] = value
+                props[key] = _secret_here(config, f"kafka.{name}")
     return props
 
 
