@@ -89,9 +89,20 @@ class JobFacts:
     def stream_options(self) -> dict:
         return {}
 
+    def end_marker(self, partition: int, time_ms: int):
+        """(key, message) of the marker for `partition` at `time_ms`; None: the job has no timer to close."""
+        return None
+
     def end_markers(self, newest_ms: int, partitions: int) -> list[tuple[bytes, bytes, int, int]]:
-        """(key, value, time, partition) written after the input, one per partition: no marker, no timer."""
-        return []
+        """(key, value, time, partition) written after the input, one per partition, ahead of its newest
+        event, so every timer of every key comes due."""
+        time_ms, markers = newest_ms + END_MARKER_AHEAD_MS, []
+        for p in range(partitions):
+            marker = self.end_marker(p, time_ms)
+            if marker is not None:
+                key, message = marker
+                markers.append((key, message.SerializeToString(), time_ms, p))
+        return markers
 
     def expect(self, records: list[tuple[bytes, bytes]], prefix: str, end_watermark_ms: int,
                rules_records: list[bytes]) -> Expected:
@@ -201,15 +212,11 @@ class InventoryFacts(JobFacts):
     def stream_options(self) -> dict:
         return {"rate": 20.0, "late": 60}
 
-    def end_markers(self, newest_ms, partitions):
-        markers = []
-        for p in range(partitions):
-            movement = inventory_pb2.InventoryMovement(
-                event_id=f"end-marker-{p}", store_id="end-marker", sku=f"partition-{p}",
-                event_time_ms=newest_ms + END_MARKER_AHEAD_MS, sequence=1, kind=inventory_pb2.ADJUSTMENT, quantity=0)
-            markers.append((f"end-marker|partition-{p}".encode(), movement.SerializeToString(),
-                            movement.event_time_ms, p))
-        return markers
+    def end_marker(self, partition, time_ms):
+        movement = inventory_pb2.InventoryMovement(
+            event_id=f"end-marker-{partition}", store_id="end-marker", sku=f"partition-{partition}",
+            event_time_ms=time_ms, sequence=1, kind=inventory_pb2.ADJUSTMENT, quantity=0)
+        return f"end-marker|partition-{partition}".encode(), movement
 
     def expect(self, records, prefix, end_watermark_ms, rules_records) -> Expected:
         from udfs.inventory import (LateEvent, LevelChanged, LowStockAlert, LowStockCleared, WindowClosed,
@@ -271,14 +278,11 @@ class MaintenanceFacts(JobFacts):
     def stream_options(self) -> dict:
         return {"late": 60, "resend": 40}
 
-    def end_markers(self, newest_ms, partitions):
-        markers = []
-        for p in range(partitions):
-            reading = maintenance_pb2.SensorReading(
-                reading_id=f"end-marker-{p}", machine_id=f"end-marker-{p}",
-                event_time_ms=newest_ms + END_MARKER_AHEAD_MS, sequence=1, temperature_c=20.0)
-            markers.append((reading.machine_id.encode(), reading.SerializeToString(), reading.event_time_ms, p))
-        return markers
+    def end_marker(self, partition, time_ms):
+        reading = maintenance_pb2.SensorReading(
+            reading_id=f"end-marker-{partition}", machine_id=f"end-marker-{partition}",
+            event_time_ms=time_ms, sequence=1, temperature_c=20.0)
+        return reading.machine_id.encode(), reading
 
     def expect(self, records, prefix, end_watermark_ms, rules_records) -> Expected:
         from udfs.maintenance import (FEATURE_COLUMNS, Alert, LateReading, MachineHealth, WindowFeatures,
