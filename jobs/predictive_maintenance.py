@@ -4,7 +4,7 @@
                                       |
                               key by machine_id
                                       |
-         MonitorMachine (MachineState: pane aggregates, EWMA baseline, faults, silence, reading ids; one event-time timer)
+         MonitorMachine (MachineState: panes, EWMA baseline, faults, silence, reading ids; one event-time timer)
                   |                                               |
    Redis <p>:machine:<id>, <p>:alert:<id>, <p>:alerts         S3 maintenance/features/dt=.../
    (health, anomaly per sensor, time to failure, alerts)       (window features, columns in udfs/maintenance.py)

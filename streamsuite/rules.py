@@ -15,8 +15,6 @@ from pathlib import Path
 from jobs.specs import JOBS
 from udfs.fraud_rules import RULES_KEY, horizon_update, rule_set_update
 
-
-
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "rules" / "fraud-example.toml"
 
 

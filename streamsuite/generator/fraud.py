@@ -344,7 +344,8 @@ class FraudGenerator(DomainGenerator):
         amount = max(LEGIT_MIN_MINOR, self._minor(card, card.median_cents * rng.uniform(0.5, 4.0)))
         return [(t, _PlannedTx(index, merchant, amount, fraud_pb2.ECOMMERCE, pattern, incident))]
 
-    def _burst(self, t: float, counts: tuple[int, int], windows: tuple[float, float], incident: dict[str, Any]) -> list[float]:
+    def _burst(self, t: float, counts: tuple[int, int], windows: tuple[float, float],
+               incident: dict[str, Any]) -> list[float]:
         """The times of an incident's `counts` transactions from `t`, within a window drawn from `windows`."""
         rng = self.rng
         count = rng.randint(*counts)
@@ -367,7 +368,8 @@ class FraudGenerator(DomainGenerator):
         incident["country"] = country
         shops = self.online_by_country[country]
         low, high = TAKEOVER_OVER_MEDIAN
-        return [(when, _PlannedTx(index, rng.choice(shops), self._minor(card, card.median_cents * rng.uniform(low, high)),
+        return [(when, _PlannedTx(index, rng.choice(shops),
+                                  self._minor(card, card.median_cents * rng.uniform(low, high)),
                                   fraud_pb2.ECOMMERCE, "account_takeover", incident))
                 for when in self._burst(t, TAKEOVER_TXS, TAKEOVER_WINDOW_MS, incident)]
 
